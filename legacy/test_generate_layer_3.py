@@ -1,0 +1,233 @@
+"""Unit tests of the pure helpers of generate_layer_3_push_csvs.py (no database).
+
+Run: python -m unittest legacy/test_generate_layer_3.py   (or: python legacy/test_generate_layer_3.py)
+"""
+
+import csv
+import io
+import os
+import stat
+import sys
+import tempfile
+import unittest
+import uuid
+from datetime import datetime, timedelta, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import generate_layer_3_push_csvs as g  # noqa: E402
+
+UTC = timezone.utc
+
+
+def u(n: int) -> uuid.UUID:
+    return uuid.UUID(int=n)
+
+
+def at(hour: int, micro: int = 0) -> datetime:
+    return datetime(2024, 6, 9, hour, 0, 0, micro, tzinfo=UTC)
+
+
+class CsvTest(unittest.TestCase):
+    def test_quotes_only_comma_quote_cr_lf(self):
+        columns = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+        row = dict(zip(columns, ["plain", "x,y", 'say "hi"', "cr\ronly", "lf\nonly", " lead", "trail ", "", "=1+2", "é😀\t"]))
+        text = g.csv_text(columns, [row])
+        self.assertEqual(
+            text,
+            'a,b,c,d,e,f,g,h,i,j\n'
+            'plain,"x,y","say ""hi""","cr\ronly","lf\nonly", lead,trail ,,=1+2,é😀\t\n',
+        )
+        parsed = list(csv.reader(io.StringIO(text, newline="")))
+        self.assertEqual(parsed[1], [row[c] for c in columns])
+
+    def test_header_only(self):
+        self.assertEqual(g.csv_text(["x", "y"], []), "x,y\n")
+
+    def test_matches_contract_rule(self):
+        def contract(value):
+            if any(ch in value for ch in ',"\r\n'):
+                return '"' + value.replace('"', '""') + '"'
+            return value
+
+        samples = ["", " ", "a", ",", '"', "\r", "\n", "\r\n", "a b", "'", "#x", "\\", "\x0b", "\u2028", "a\"b,c\rd\ne"]
+        for value in samples:
+            self.assertEqual(g.csv_text(["h", "v"], [{"h": "h", "v": value}]), "h,v\nh," + contract(value) + "\n", repr(value))
+
+
+class InputTest(unittest.TestCase):
+    def test_hours(self):
+        self.assertEqual(g.parse_hours("--x", "48"), 48.0)
+        self.assertEqual(g.parse_hours("--x", "1.5"), 1.5)
+        self.assertEqual(g.parse_hours("--x", ".5"), 0.5)
+        self.assertEqual(g.parse_hours("--x", "1e1"), 10.0)
+        for bad in ["", "abc", "nan", "inf", "Infinity", "1_0", "0x10", " 1", "1e999"]:
+            with self.assertRaises(g.InputError, msg=bad):
+                g.parse_hours("--x", bad)
+
+    def test_hour_rules(self):
+        g.validate_hours(48, 12, "48", "12")
+        g.validate_hours(87600, 0, "87600", "0")
+        g.validate_hours(0.5, 0, "0.5", "0")
+        for lookback, cooling in [(12, 12), (10, 12), (87600.5, 1), (48, -1), (0, 0)]:
+            with self.assertRaises(g.InputError):
+                g.validate_hours(lookback, cooling, str(lookback), str(cooling))
+
+    def test_counts(self):
+        self.assertEqual(g.parse_count("--n", "0"), 0)
+        self.assertEqual(g.parse_count("--n", "12"), 12)
+        for bad in ["", "-1", "1.5", "x", "1e3"]:
+            with self.assertRaises(g.InputError):
+                g.parse_count("--n", bad)
+
+    def test_hours_to_micros(self):
+        self.assertEqual(g.hours_to_micros(48), 48 * 3_600_000_000)
+        self.assertEqual(g.hours_to_micros(1 / 3), 1_200_000_000)
+        self.assertEqual(g.hours_to_micros(1e-10), 0)  # 0.00036 us
+        self.assertEqual(g.hours_to_micros(0.5 / 3_600_000_000), 1)  # half rounds away from zero
+        self.assertEqual(g.hours_to_micros(0.4 / 3_600_000_000), 0)
+
+    def test_as_of(self):
+        self.assertEqual(g.parse_as_of("2024-06-10T12:00:00Z"), datetime(2024, 6, 10, 12, tzinfo=UTC))
+        self.assertEqual(g.parse_as_of("2024-06-10T14:00:00+02:00"), datetime(2024, 6, 10, 12, tzinfo=UTC))
+        self.assertEqual(g.parse_as_of("2024-06-10 07:30:00.5-04:30"), datetime(2024, 6, 10, 12, 0, 0, 500000, tzinfo=UTC))
+        self.assertEqual(g.parse_as_of("2024-06-10t12:00:00.123456789z"), datetime(2024, 6, 10, 12, 0, 0, 123456, tzinfo=UTC))
+        self.assertEqual(g.parse_as_of("1900-01-01T00:00:00Z").year, 1900)
+        self.assertEqual(g.parse_as_of(" 1899-12-31T23:30:00-01:00 ").year, 1900)  # the UTC year counts
+        for bad in [
+            "2024-06-10T12:00:00",
+            "2024-06-10",
+            "2024-06-10T12:00Z",
+            "1899-12-31T23:59:59Z",
+            "10000-01-01T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-06-10T24:00:00Z",
+            "2024-06-10T12:00:00+25:00",
+            "9999-12-31T23:00:00-05:00",
+            "1900-01-01T00:30:00+01:00",
+            "now",
+        ]:
+            with self.assertRaises(g.InputError, msg=bad):
+                g.parse_as_of(bad)
+
+    def test_window(self):
+        as_of = datetime(2024, 6, 10, 12, tzinfo=UTC)
+        start, end = g.compute_window(as_of, 48, 12)
+        self.assertEqual(start, as_of - timedelta(hours=36))
+        self.assertEqual(end, as_of - timedelta(hours=12))
+        start, end = g.compute_window(as_of, 1.5, 0)
+        self.assertEqual((start, end), (as_of - timedelta(minutes=90), as_of))
+        # the hours' difference is rounded, not the difference of rounded hours
+        start, end = g.compute_window(as_of, 0.6 / 3_600_000_000, 0.4 / 3_600_000_000)
+        self.assertEqual((start, end), (as_of, as_of))  # 0.2 us -> 0, not 1 us - 0 us
+
+    def test_iso_utc(self):
+        self.assertEqual(g.iso_utc(datetime(2024, 6, 10, 12, tzinfo=UTC)), "2024-06-10T12:00:00.000Z")
+        self.assertEqual(g.iso_utc(datetime(2024, 6, 10, 14, 0, 0, 999999, tzinfo=timezone(timedelta(hours=2)))), "2024-06-10T12:00:00.999Z")
+
+
+class RulesTest(unittest.TestCase):
+    def test_priority_recency_and_ties(self):
+        actions = [
+            g.Action(g.WISHLIST_ADD, u(1), u(100), at(20), u(11)),
+            g.Action(g.CLOSET_ADD, u(1), u(101), at(10), u(12)),
+            g.Action(g.CLOSET_ADD, u(1), u(102), at(11), u(13)),
+            g.Action(g.OFFER_CREATED, u(2), u(103), at(5), u(0xFF << 120)),
+            g.Action(g.OFFER_CREATED, u(2), u(104), at(5), u(0x0A << 120)),
+            g.Action(g.CLOSET_ADD, u(2), u(105), at(6), u(14)),
+        ]
+        picked = g.pick_actions(actions)
+        best1, latest1 = picked[u(1)]
+        self.assertEqual((best1.kind, best1.product_variant_id, latest1), (g.CLOSET_ADD, u(102), at(20)))
+        best2, latest2 = picked[u(2)]
+        self.assertEqual((best2.kind, best2.product_variant_id, latest2), (g.OFFER_CREATED, u(104), at(6)))
+
+    def test_uuid_order_is_byte_order(self):
+        a = uuid.UUID("7fffffff-ffff-ffff-ffff-ffffffffffff")
+        b = uuid.UUID("80000000-0000-0000-0000-000000000000")
+        self.assertLess(a, b)
+        self.assertLess(a.bytes, b.bytes)
+
+    def test_sort_key(self):
+        keys = [
+            (g.sort_key(u(3), at(10)), "c"),
+            (g.sort_key(u(2), at(12)), "b"),
+            (g.sort_key(u(1), at(10)), "a"),
+            (g.sort_key(u(4), at(10, 1)), "d"),
+        ]
+        self.assertEqual([name for _, name in sorted(keys)], ["b", "d", "a", "c"])
+
+    def test_test_row(self):
+        first = {"relevant_variant_size": "10.5", "product_name": "P", "variantID": "v", "inventory_count": "7"}
+        row = g.test_row(first, "inventory_count", "NOW")
+        self.assertEqual(
+            row,
+            {
+                "user_id": "0e54067c-4c0e-4e4a-8a23-a47661578059",
+                "username": "beems",
+                "firstName": "Mbiyimoh",
+                "usersize": "13",
+                "relevant_variant_size": "10.5",
+                "product_name": "P",
+                "variantID": "v",
+                "lastActive": "NOW",
+                "inventory_count": "7",
+            },
+        )
+        empty = g.test_row(None, "wishlist_count", "NOW")
+        self.assertEqual(
+            (empty["relevant_variant_size"], empty["product_name"], empty["variantID"], empty["wishlist_count"]),
+            ("13", "Test Product", "test-variant-id", ""),
+        )
+
+
+class FilesTest(unittest.TestCase):
+    def audiences(self):
+        row = {c: "x" for c in g.BASE_COLUMNS}
+        return {
+            g.OFFER_CREATED: [dict(row, inventory_count="3")],
+            g.CLOSET_ADD: [],
+            g.WISHLIST_ADD: [dict(row, inventory_count="4"), dict(row, inventory_count="5")],
+        }
+
+    def test_writes_six_files_0600_and_never_overwrites(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "nested", "out")
+            files = g.write_files(out, "20240610T120000", self.audiences())
+            self.assertEqual([(os.path.basename(f["path"]), f["rowCount"], f["isTestFile"], f["audienceType"]) for f in files], [
+                ("recent-offer-creators_20240610T120000.csv", 1, False, "offer_creators"),
+                ("recent-closet-adders_20240610T120000.csv", 0, False, "closet_adders"),
+                ("recent-wishlist-adders_20240610T120000.csv", 2, False, "wishlist_adders"),
+                ("recent-offer-creators_TEST_20240610T120000.csv", 1, True, "offer_creators"),
+                ("recent-closet-adders_TEST_20240610T120000.csv", 1, True, "closet_adders"),
+                ("recent-wishlist-adders_TEST_20240610T120000.csv", 1, True, "wishlist_adders"),
+            ])
+            self.assertEqual(sorted(os.listdir(out)), sorted(os.path.basename(f["path"]) for f in files))
+            for f in files:
+                self.assertTrue(os.path.isabs(f["path"]))
+                self.assertEqual(stat.S_IMODE(os.stat(f["path"]).st_mode), 0o600)
+            with open(files[1]["path"], "rb") as handle:
+                self.assertEqual(handle.read(), (",".join(g.BASE_COLUMNS) + ",wishlist_count\n").encode())
+
+            with self.assertRaises(g.RunError):
+                g.write_files(out, "20240610T120000", self.audiences())
+            self.assertEqual(len(os.listdir(out)), 6)  # nothing added, no temp files left
+
+    def test_one_existing_name_blocks_all(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            open(os.path.join(tmp, "recent-closet-adders_TEST_20240610T120000.csv"), "w").close()
+            with self.assertRaises(g.RunError):
+                g.write_files(tmp, "20240610T120000", self.audiences())
+            self.assertEqual(os.listdir(tmp), ["recent-closet-adders_TEST_20240610T120000.csv"])
+
+
+class SecretsTest(unittest.TestCase):
+    def test_scrub(self):
+        url = "postgres://user:s3cr%40t@host:5432/db"
+        secrets = g._secrets(url)
+        self.assertIn("s3cr@t", secrets)
+        self.assertNotIn("s3cr", g._scrub(f"failed for {url} with s3cr@t\nsecond line", secrets))
+
+
+if __name__ == "__main__":
+    unittest.main()
