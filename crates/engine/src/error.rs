@@ -1,0 +1,170 @@
+//! The one error type of the engine, with stable codes that JavaScript code can branch on.
+
+use std::fmt;
+
+/// Stable error codes. Their string form (`code.as_str()`) is part of the public API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// An option has a wrong type or value.
+    InvalidOption,
+    /// No generator has the requested name or legacy id.
+    UnknownGenerator,
+    /// Neither `databaseUrl` nor `DATABASE_URL` gave a database URL.
+    NoDatabaseUrl,
+    /// The database could not be reached or refused the login.
+    DatabaseUnreachable,
+    /// A query failed.
+    DatabaseError,
+    /// A query ran longer than `statementTimeoutMs`.
+    QueryTimeout,
+    /// `outputDir` cannot be created or written.
+    OutputDir,
+    /// Writing a CSV file failed.
+    WriteFailed,
+    /// The run was cancelled by its caller.
+    Cancelled,
+    /// A bug: something that should not happen did.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidOption => "INVALID_OPTION",
+            ErrorCode::UnknownGenerator => "UNKNOWN_GENERATOR",
+            ErrorCode::NoDatabaseUrl => "NO_DATABASE_URL",
+            ErrorCode::DatabaseUnreachable => "DATABASE_UNREACHABLE",
+            ErrorCode::DatabaseError => "DATABASE_ERROR",
+            ErrorCode::QueryTimeout => "QUERY_TIMEOUT",
+            ErrorCode::OutputDir => "OUTPUT_DIR",
+            ErrorCode::WriteFailed => "WRITE_FAILED",
+            ErrorCode::Cancelled => "CANCELLED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An engine error: a stable code and a message that says what was wrong, with which
+/// value, and what is allowed. Messages never carry credentials or users' personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl EngineError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        EngineError { code, message: message.into() }
+    }
+
+    pub fn invalid_option(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidOption, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+    }
+
+    pub fn cancelled() -> Self {
+        Self::new(ErrorCode::Cancelled, "the run was cancelled; no file was written")
+    }
+
+    /// Maps a database error. `doing` says what the engine was doing ("reading activity").
+    ///
+    /// sqlx's messages for connection failures can contain the host but never the password;
+    /// the server's own messages (`DatabaseError::message`) carry no connection details.
+    pub fn from_sqlx(doing: &str, error: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        match &error {
+            E::PoolTimedOut => Self::new(
+                ErrorCode::DatabaseUnreachable,
+                format!("{doing}: no database connection could be had within the acquire timeout (the database is down, unreachable or at its connection limit)"),
+            ),
+            E::Io(io) => Self::new(
+                ErrorCode::DatabaseUnreachable,
+                format!("{doing}: the database could not be reached ({io})"),
+            ),
+            E::Tls(_) => Self::new(ErrorCode::DatabaseUnreachable, format!("{doing}: the TLS handshake with the database failed")),
+            E::Database(db) => {
+                let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+                match code.as_str() {
+                    // query_canceled: statement_timeout (our cancellation is reported before this)
+                    "57014" => Self::new(
+                        ErrorCode::QueryTimeout,
+                        format!("{doing}: the query exceeded the statement timeout (statementTimeoutMs) and was cancelled by the server"),
+                    ),
+                    "28P01" | "28000" => Self::new(
+                        ErrorCode::DatabaseUnreachable,
+                        format!("{doing}: the database refused the login (SQLSTATE {code}): check the user and password of the database URL"),
+                    ),
+                    "3D000" => Self::new(
+                        ErrorCode::DatabaseUnreachable,
+                        format!("{doing}: the database named in the database URL does not exist (SQLSTATE 3D000)"),
+                    ),
+                    c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" => Self::new(
+                        ErrorCode::DatabaseUnreachable,
+                        format!("{doing}: the database connection failed (SQLSTATE {code}): {}", db.message()),
+                    ),
+                    _ => Self::new(
+                        ErrorCode::DatabaseError,
+                        format!("{doing}: the query failed (SQLSTATE {code}): {}", db.message()),
+                    ),
+                }
+            }
+            E::Protocol(_) | E::PoolClosed | E::WorkerCrashed => Self::new(
+                ErrorCode::DatabaseUnreachable,
+                format!("{doing}: the database connection was lost ({})", sanitize(&error.to_string())),
+            ),
+            E::Configuration(_) => Self::new(
+                ErrorCode::InvalidOption,
+                "databaseUrl is not a valid PostgreSQL URL (expected postgres://user:password@host:port/database)",
+            ),
+            _ => Self::new(ErrorCode::DatabaseError, format!("{doing}: {}", sanitize(&error.to_string()))),
+        }
+    }
+}
+
+/// Removes anything that looks like a URL with credentials from a library message.
+fn sanitize(message: &str) -> String {
+    message
+        .split_whitespace()
+        .map(|word| if word.contains("://") || word.contains('@') { "<redacted>" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_removes_urls_and_user_at_host() {
+        assert_eq!(
+            sanitize("failed postgres://u:secret@h/db and u:secret@h"),
+            "failed <redacted> and <redacted>"
+        );
+    }
+
+    #[test]
+    fn pool_timeout_is_unreachable() {
+        let e = EngineError::from_sqlx("connecting", sqlx::Error::PoolTimedOut);
+        assert_eq!(e.code, ErrorCode::DatabaseUnreachable);
+        assert!(e.message.starts_with("connecting: "));
+    }
+}

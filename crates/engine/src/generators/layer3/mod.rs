@@ -1,0 +1,254 @@
+//! Layer 3, behavior response: users' recent high-intent actions, one per user, enriched
+//! and filtered by demand, written as three audiences plus their test files.
+//! The rules are in docs/layer3-contract.md.
+
+pub mod queries;
+pub mod rules;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use serde_json::json;
+use uuid::Uuid;
+
+use self::queries::{Profile, VariantInfo};
+use self::rules::{Audience, Demand, Kept, Picker, Row, Thresholds};
+use crate::db::{pool_for, Snapshot};
+use crate::error::{EngineError, Result};
+use crate::output::{prepare_output_dir, FileName, FileSet};
+use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
+
+pub const NAME: &str = "layer3-behavior";
+
+pub static GENERATOR: Generator = Generator {
+    info: GeneratorInfo {
+        name: NAME,
+        layer_id: 3,
+        description: "Behavior response: users whose recent high-intent action (trade offer created > closet add > wishlist add) \
+                      in the window targets a variant with enough demand",
+        legacy_script_ids: &["generate_layer_3_push_csvs"],
+    },
+    run: run_boxed,
+};
+
+fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
+    Box::pin(run(ctx))
+}
+
+/// The window of rule 1: `[asOf − (lookback − cooling) h, asOf − cooling h)`.
+pub fn window(as_of: DateTime<Utc>, lookback_hours: f64, cooling_hours: f64) -> (DateTime<Utc>, DateTime<Utc>) {
+    let end = as_of - crate::time::hours(cooling_hours);
+    let start = as_of - crate::time::hours(lookback_hours - cooling_hours);
+    (start, end)
+}
+
+/// One audience after the filter, with its rows enriched.
+struct AudienceRows {
+    audience: Audience,
+    before_filter: usize,
+    rows: Vec<Row>,
+}
+
+async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
+    let options = &ctx.options;
+    let log = &ctx.logger;
+    let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
+
+    let phase = log.phase("connect", "opening a read-only snapshot");
+    let pool = pool_for(&options.database_url)?;
+    let mut snapshot =
+        Snapshot::begin(&pool, options.statement_timeout, options.acquire_timeout, ctx.cancel.clone()).await?;
+    let as_of = options.as_of.unwrap_or(snapshot.now);
+    let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
+    let mut timings = HashMap::new();
+    timings.insert("connect", phase.end(format!("window [{}, {})", crate::time::iso(start), crate::time::iso(end))));
+
+    let phase = log.phase("activity", "reading the window's actions");
+    let mut picker = Picker::default();
+    let guard = snapshot.canceller.clone();
+    guard
+        .guard(queries::read_activity(
+            &mut snapshot.tx,
+            queries::utc_wall_clock(start),
+            queries::utc_wall_clock(end),
+            &mut picker,
+        ))
+        .await?;
+    let (picks, activity) = picker.finish();
+    timings.insert(
+        "activity",
+        phase.end(format!(
+            "{} activity rows (offer_created {}, closet_add {}, wishlist_add {}), {} unique users",
+            activity.total,
+            activity.offer_created,
+            activity.closet_add,
+            activity.wishlist_add,
+            picks.len()
+        )),
+    );
+
+    let mut metadata = json!({
+        "generator": NAME,
+        "automationId": options.automation_id,
+        "asOf": crate::time::iso(as_of),
+        "window": { "start": crate::time::iso(start), "end": crate::time::iso(end) },
+        "dryRun": options.dry_run,
+        "options": options.to_public_json(),
+    });
+
+    if picks.is_empty() {
+        snapshot.finish().await?;
+        log.info("no activity in the window: no files written");
+        metadata["reason"] = json!("no_activity");
+        metadata["counts"] = json!({ "activityRows": activity, "uniqueUsers": 0 });
+        metadata["phasesMs"] = json!(timings);
+        return Ok(GeneratorOutput { files: Vec::new(), audience_size: 0, metadata });
+    }
+
+    let phase = log.phase("demand", "counting all-time demand for the picked variants");
+    let inventory_variants = rules::variants_needing(&picks, Demand::Inventory);
+    let wishlist_variants = rules::variants_needing(&picks, Demand::Wishlist);
+    let counts = guard
+        .guard(queries::read_demand(&mut snapshot.tx, &inventory_variants, &wishlist_variants))
+        .await?;
+    let thresholds =
+        Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
+    let filtered = rules::filter_and_order(&picks, &counts, thresholds);
+    drop(picks);
+    let kept_total: usize = filtered.iter().map(|(_, kept)| kept.len()).sum();
+    timings.insert(
+        "demand",
+        phase.end(format!(
+            "{} inventory and {} wishlist variants counted; {} of {} users pass the demand filter",
+            inventory_variants.len(),
+            wishlist_variants.len(),
+            kept_total,
+            filtered.iter().map(|(before, _)| before).sum::<usize>()
+        )),
+    );
+
+    let phase = log.phase("enrich", "reading profiles and variants of the kept users");
+    let users: Vec<Uuid> = filtered.iter().flat_map(|(_, kept)| kept.iter().map(|k| k.pick.action.user_id)).collect();
+    let mut variants: Vec<Uuid> =
+        filtered.iter().flat_map(|(_, kept)| kept.iter().map(|k| k.pick.action.variant_id)).collect();
+    variants.sort_unstable();
+    variants.dedup();
+    let profiles = guard.guard(queries::read_profiles(&mut snapshot.tx, &users)).await?;
+    let variant_info = guard.guard(queries::read_variants(&mut snapshot.tx, &variants)).await?;
+    snapshot.finish().await?;
+    let audiences: Vec<AudienceRows> = Audience::ALL
+        .into_iter()
+        .zip(filtered)
+        .map(|(audience, (before_filter, kept))| AudienceRows {
+            audience,
+            before_filter,
+            rows: kept.iter().map(|k| to_row(k, &profiles, &variant_info)).collect(),
+        })
+        .collect();
+    timings.insert("enrich", phase.end(format!("{} profiles, {} variants", profiles.len(), variant_info.len())));
+    drop((profiles, variant_info));
+
+    let audience_counts: serde_json::Map<String, serde_json::Value> = audiences
+        .iter()
+        .map(|a| {
+            (a.audience.as_str().to_string(), json!({ "beforeFilter": a.before_filter, "afterFilter": a.rows.len() }))
+        })
+        .collect();
+    metadata["counts"] = json!({
+        "activityRows": activity,
+        "uniqueUsers": audiences.iter().map(|a| a.before_filter).sum::<usize>(),
+        "audiences": audience_counts,
+    });
+    let audience_size = audiences.iter().map(|a| a.rows.len()).sum();
+
+    ctx.check_cancelled()?;
+    let files = match output_dir {
+        None => {
+            log.info(format!("dry run: {audience_size} rows computed, no files written"));
+            Vec::new()
+        }
+        Some(dir) => {
+            let phase = log.phase("write", "writing the CSV files");
+            let stamp = crate::time::file_stamp(ctx.started_at);
+            let files = tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences))
+                .await
+                .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
+            timings.insert("write", phase.end(format!("{} files", files.len())));
+            files
+        }
+    };
+    metadata["phasesMs"] = json!(timings);
+    Ok(GeneratorOutput { files, audience_size, metadata })
+}
+
+fn to_row(kept: &Kept, profiles: &HashMap<Uuid, Profile>, variants: &HashMap<Uuid, VariantInfo>) -> Row {
+    let action = &kept.pick.action;
+    let profile = profiles.get(&action.user_id);
+    let variant = variants.get(&action.variant_id);
+    let text = |f: fn(&Profile) -> &String| profile.map(|p| f(p).clone()).unwrap_or_default();
+    Row {
+        user_id: action.user_id.to_string(),
+        username: text(|p| &p.username),
+        first_name: text(|p| &p.first_name),
+        usersize: text(|p| &p.usersize),
+        relevant_variant_size: variant.map_or_else(|| "Unknown".to_string(), |v| v.size.clone()),
+        product_name: variant.map(|v| v.product_name.clone()).unwrap_or_default(),
+        variant_id: action.variant_id.to_string(),
+        last_active: text(|p| &p.last_active),
+        count: kept.count.to_string(),
+    }
+}
+
+fn write_files(dir: std::path::PathBuf, stamp: String, audiences: &[AudienceRows]) -> Result<Vec<OutputFile>> {
+    let mut set = FileSet::new(dir, stamp);
+    let mut planned = Vec::new();
+    let now = Utc::now();
+    for audience in audiences {
+        let header = audience.audience.header();
+        let prefix = audience.audience.file_prefix();
+        let rows = set.add_csv(FileName::new(format!("{prefix}_"), ".csv"), |w| {
+            w.write_record(header)?;
+            for row in &audience.rows {
+                w.write_record(row.fields())?;
+            }
+            Ok(audience.rows.len())
+        })?;
+        planned.push((audience.audience, rows, false));
+        let test = rules::test_row(audience.rows.first(), now);
+        set.add_csv(FileName::new(format!("{prefix}_TEST_"), ".csv"), |w| {
+            w.write_record(header)?;
+            w.write_record(test.fields())?;
+            Ok(1)
+        })?;
+        planned.push((audience.audience, 1, true));
+    }
+    let written = set.commit()?;
+    Ok(written
+        .into_iter()
+        .zip(planned)
+        .map(|(file, (audience, row_count, is_test_file))| OutputFile {
+            path: file.path,
+            row_count,
+            is_test_file,
+            audience_type: audience.as_str().to_string(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn window_ends_a_cooling_period_before_as_of() {
+        let as_of = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let (start, end) = window(as_of, 48.0, 12.0);
+        assert_eq!(start, Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap());
+        assert_eq!(end, Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap());
+        let (start, end) = window(as_of, 1.5, 0.0);
+        assert_eq!((as_of - start).num_minutes(), 90);
+        assert_eq!(end, as_of);
+    }
+}

@@ -1,0 +1,187 @@
+//! Layer 3's SQL and the rows it returns. Every value is a bound parameter.
+//!
+//! Column types differ between real schemas, so the SQL casts what it reads:
+//! `status::text` (text, varchar or enum), `created_at::timestamptz` (timestamp read as
+//! UTC, or timestamptz), `deleted_at = 0` (int or bigint), `::text` on names. Window
+//! bounds are bound as `timestamp` (UTC wall clock), which compares with either column
+//! type without casting the column, so an index on `created_at` stays usable.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures_util::TryStreamExt;
+use sqlx::{PgConnection, Row as _};
+use uuid::Uuid;
+
+use super::rules::{Action, ActionKind, DemandCounts, Picker};
+use crate::error::{EngineError, Result};
+
+/// Codes 1, 2, 3 are `ActionKind::from_code`: offer created, closet add, wishlist add.
+const ACTIVITY_SQL: &str = r#"
+SELECT a.user_id, a.kind, a.product_variant_id, a.created_at, a.record_id
+FROM (
+    SELECT o.creator_user_id AS user_id, 1::int2 AS kind, first_item.product_variant_id,
+           o.created_at::timestamptz AS created_at, o.id AS record_id
+    FROM offers o
+    CROSS JOIN LATERAL (
+        SELECT oi.product_variant_id FROM offer_items oi
+        WHERE oi.offer_id = o.id ORDER BY oi.id LIMIT 1
+    ) first_item
+    WHERE o.created_at >= $1 AND o.created_at < $2
+    UNION ALL
+    SELECT i.user_id, 2::int2, i.product_variant_id, i.created_at::timestamptz, i.id
+    FROM inventory_items i
+    WHERE i.created_at >= $1 AND i.created_at < $2 AND i.status::text = 'OPEN_FOR_TRADE'
+    UNION ALL
+    SELECT w.user_id, 3::int2, w.product_variant_id, w.created_at::timestamptz, w.id
+    FROM wishlist_items w
+    WHERE w.created_at >= $1 AND w.created_at < $2 AND w.deleted_at = 0
+) a
+JOIN users u ON u.id = a.user_id AND u.deleted_at = 0
+"#;
+
+/// Streams the window's actions of live users into `picker`.
+pub async fn read_activity(
+    conn: &mut PgConnection,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    picker: &mut Picker,
+) -> Result<()> {
+    let mut rows = sqlx::query(ACTIVITY_SQL).bind(start).bind(end).fetch(conn);
+    while let Some(row) = rows.try_next().await.map_err(|e| EngineError::from_sqlx("reading activity", e))? {
+        let decode = || -> std::result::Result<Action, sqlx::Error> {
+            let code: i16 = row.try_get(1)?;
+            Ok(Action {
+                user_id: row.try_get(0)?,
+                kind: ActionKind::from_code(code).ok_or_else(|| sqlx::Error::Decode(format!("activity kind {code}").into()))?,
+                variant_id: row.try_get(2)?,
+                created_at: row.try_get(3)?,
+                record_id: row.try_get(4)?,
+            })
+        };
+        picker.add(decode().map_err(|e| EngineError::from_sqlx("reading activity", e))?);
+    }
+    Ok(())
+}
+
+const INVENTORY_COUNTS_SQL: &str = r#"
+SELECT i.product_variant_id, count(*)::int8
+FROM inventory_items i
+JOIN users u ON u.id = i.user_id AND u.deleted_at = 0
+WHERE i.product_variant_id = ANY($1) AND i.status::text = 'OPEN_FOR_TRADE'
+GROUP BY i.product_variant_id
+"#;
+
+const WISHLIST_COUNTS_SQL: &str = r#"
+SELECT w.product_variant_id, count(*)::int8
+FROM wishlist_items w
+JOIN users u ON u.id = w.user_id AND u.deleted_at = 0
+WHERE w.product_variant_id = ANY($1) AND w.deleted_at = 0
+GROUP BY w.product_variant_id
+"#;
+
+/// All-time demand counts for the given variants.
+pub async fn read_demand(
+    conn: &mut PgConnection,
+    inventory_variants: &[Uuid],
+    wishlist_variants: &[Uuid],
+) -> Result<DemandCounts> {
+    let mut counts = DemandCounts::default();
+    if !inventory_variants.is_empty() {
+        counts.inventory = count_by_variant(conn, INVENTORY_COUNTS_SQL, inventory_variants, "counting open inventory").await?;
+    }
+    if !wishlist_variants.is_empty() {
+        counts.wishlist = count_by_variant(conn, WISHLIST_COUNTS_SQL, wishlist_variants, "counting wishlist items").await?;
+    }
+    Ok(counts)
+}
+
+async fn count_by_variant(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    variants: &[Uuid],
+    doing: &str,
+) -> Result<HashMap<Uuid, i64>> {
+    let rows: Vec<(Uuid, i64)> =
+        sqlx::query_as(sql).bind(variants).fetch_all(conn).await.map_err(|e| EngineError::from_sqlx(doing, e))?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The profile columns of one user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Profile {
+    pub id: Uuid,
+    pub username: String,
+    pub first_name: String,
+    pub usersize: String,
+    pub last_active: String,
+}
+
+const PROFILES_SQL: &str = r#"
+SELECT u.id,
+       coalesce(u.username::text, '') AS username,
+       coalesce(u.first_name::text, '') AS first_name,
+       coalesce(size.value, '') AS usersize,
+       coalesce(activity.last_active, '') AS last_active
+FROM users u
+LEFT JOIN LATERAL (
+    SELECT min(av.value::text COLLATE "C") AS value
+    FROM user_preferences up
+    JOIN attribute_preferences ap ON ap.user_preference_id = up.id AND ap.preferred
+    JOIN attribute_values av ON av.id = ap.attribute_value_id
+    JOIN attributes a ON a.id = av.attribute_id AND a.name::text = 'mens_size'
+    WHERE up.user_id = u.id
+) size ON true
+LEFT JOIN LATERAL (
+    SELECT max(ua.last_active)::text AS last_active
+    FROM user_activities ua
+    WHERE ua.user_id = u.id
+) activity ON true
+WHERE u.id = ANY($1)
+"#;
+
+pub async fn read_profiles(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, Profile>> {
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<Profile> = sqlx::query_as(PROFILES_SQL)
+        .bind(users)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx("reading user profiles", e))?;
+    Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+}
+
+/// The product columns of one variant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct VariantInfo {
+    pub id: Uuid,
+    pub product_name: String,
+    pub size: String,
+}
+
+const VARIANTS_SQL: &str = r#"
+SELECT pv.id,
+       coalesce(p.name::text, '') AS product_name,
+       coalesce(pv.index_cache::jsonb ->> 'mens_size', 'Unknown') AS size
+FROM product_variants pv
+LEFT JOIN products p ON p.id = pv.product_id
+WHERE pv.id = ANY($1)
+"#;
+
+pub async fn read_variants(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, VariantInfo>> {
+    if variants.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<VariantInfo> = sqlx::query_as(VARIANTS_SQL)
+        .bind(variants)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx("reading product variants", e))?;
+    Ok(rows.into_iter().map(|v| (v.id, v)).collect())
+}
+
+/// `DateTime<Utc>` as the `timestamp` the window is bound as.
+pub fn utc_wall_clock(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}

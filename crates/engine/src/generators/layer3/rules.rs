@@ -1,0 +1,464 @@
+//! The Layer 3 rules that need no database: the per-user pick, the demand filter,
+//! the order of the rows and the test row. See docs/layer3-contract.md.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A high-intent action. The order of the variants is the priority: earlier wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    OfferCreated,
+    ClosetAdd,
+    WishlistAdd,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 3] = [ActionKind::OfferCreated, ActionKind::ClosetAdd, ActionKind::WishlistAdd];
+
+    /// The code the activity query returns for this kind.
+    pub fn from_code(code: i16) -> Option<ActionKind> {
+        match code {
+            1 => Some(ActionKind::OfferCreated),
+            2 => Some(ActionKind::ClosetAdd),
+            3 => Some(ActionKind::WishlistAdd),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::OfferCreated => "offer_created",
+            ActionKind::ClosetAdd => "closet_add",
+            ActionKind::WishlistAdd => "wishlist_add",
+        }
+    }
+
+    /// Which demand count decides this kind's rows.
+    pub fn demand(self) -> Demand {
+        match self {
+            ActionKind::ClosetAdd => Demand::Wishlist,
+            ActionKind::OfferCreated | ActionKind::WishlistAdd => Demand::Inventory,
+        }
+    }
+
+    pub fn audience(self) -> Audience {
+        match self {
+            ActionKind::OfferCreated => Audience::OfferCreators,
+            ActionKind::ClosetAdd => Audience::ClosetAdders,
+            ActionKind::WishlistAdd => Audience::WishlistAdders,
+        }
+    }
+}
+
+/// The demand measure of a variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Demand {
+    /// Open-for-trade inventory items of the variant held by live users.
+    Inventory,
+    /// Live wishlist items of the variant of live users.
+    Wishlist,
+}
+
+impl Demand {
+    pub fn column(self) -> &'static str {
+        match self {
+            Demand::Inventory => "inventory_count",
+            Demand::Wishlist => "wishlist_count",
+        }
+    }
+}
+
+/// One audience: one CSV file (plus its test file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    OfferCreators,
+    ClosetAdders,
+    WishlistAdders,
+}
+
+impl Audience {
+    pub const ALL: [Audience; 3] = [Audience::OfferCreators, Audience::ClosetAdders, Audience::WishlistAdders];
+
+    /// `audienceType` in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::OfferCreators => "offer_creators",
+            Audience::ClosetAdders => "closet_adders",
+            Audience::WishlistAdders => "wishlist_adders",
+        }
+    }
+
+    pub fn file_prefix(self) -> &'static str {
+        match self {
+            Audience::OfferCreators => "recent-offer-creators",
+            Audience::ClosetAdders => "recent-closet-adders",
+            Audience::WishlistAdders => "recent-wishlist-adders",
+        }
+    }
+
+    pub fn kind(self) -> ActionKind {
+        match self {
+            Audience::OfferCreators => ActionKind::OfferCreated,
+            Audience::ClosetAdders => ActionKind::ClosetAdd,
+            Audience::WishlistAdders => ActionKind::WishlistAdd,
+        }
+    }
+
+    pub fn header(self) -> [&'static str; 9] {
+        [
+            "user_id",
+            "username",
+            "firstName",
+            "usersize",
+            "relevant_variant_size",
+            "product_name",
+            "variantID",
+            "lastActive",
+            self.kind().demand().column(),
+        ]
+    }
+}
+
+/// One action found in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Action {
+    pub user_id: Uuid,
+    pub kind: ActionKind,
+    pub variant_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// The inventory item, wishlist item or offer id: the last tie-breaker.
+    pub record_id: Uuid,
+}
+
+impl Action {
+    /// Whether `self` beats `other` for the same user: higher priority kind, then the
+    /// most recent, then the smallest record id (uuid order is byte order, as in PostgreSQL).
+    pub fn beats(&self, other: &Action) -> bool {
+        (self.kind, std::cmp::Reverse(self.created_at), self.record_id)
+            < (other.kind, std::cmp::Reverse(other.created_at), other.record_id)
+    }
+}
+
+/// A user's winning action and the time of their most recent action of any type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pick {
+    pub action: Action,
+    pub latest_at: DateTime<Utc>,
+}
+
+/// Activity rows seen, per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityCounts {
+    pub offer_created: u64,
+    pub closet_add: u64,
+    pub wishlist_add: u64,
+    pub total: u64,
+}
+
+/// Keeps one action per user as actions stream in (rule 3).
+#[derive(Debug, Default)]
+pub struct Picker {
+    by_user: HashMap<Uuid, Pick>,
+    counts: ActivityCounts,
+}
+
+impl Picker {
+    pub fn add(&mut self, action: Action) {
+        match action.kind {
+            ActionKind::OfferCreated => self.counts.offer_created += 1,
+            ActionKind::ClosetAdd => self.counts.closet_add += 1,
+            ActionKind::WishlistAdd => self.counts.wishlist_add += 1,
+        }
+        self.counts.total += 1;
+        self.by_user
+            .entry(action.user_id)
+            .and_modify(|pick| {
+                pick.latest_at = pick.latest_at.max(action.created_at);
+                if action.beats(&pick.action) {
+                    pick.action = action;
+                }
+            })
+            .or_insert(Pick { action, latest_at: action.created_at });
+    }
+
+    pub fn counts(&self) -> ActivityCounts {
+        self.counts
+    }
+
+    pub fn finish(self) -> (Vec<Pick>, ActivityCounts) {
+        (self.by_user.into_values().collect(), self.counts)
+    }
+}
+
+/// Demand counts per variant. A variant that is absent counts 0.
+#[derive(Debug, Default, Clone)]
+pub struct DemandCounts {
+    pub inventory: HashMap<Uuid, i64>,
+    pub wishlist: HashMap<Uuid, i64>,
+}
+
+impl DemandCounts {
+    pub fn count(&self, demand: Demand, variant_id: &Uuid) -> i64 {
+        let map = match demand {
+            Demand::Inventory => &self.inventory,
+            Demand::Wishlist => &self.wishlist,
+        };
+        map.get(variant_id).copied().unwrap_or(0)
+    }
+}
+
+/// The demand thresholds (rule 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    pub min_inventory_count: i64,
+    pub min_wishlist_count: i64,
+}
+
+impl Thresholds {
+    pub fn minimum(&self, demand: Demand) -> i64 {
+        match demand {
+            Demand::Inventory => self.min_inventory_count,
+            Demand::Wishlist => self.min_wishlist_count,
+        }
+    }
+}
+
+/// A pick that passed the demand filter, with its count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    pub pick: Pick,
+    pub count: i64,
+}
+
+/// The variants whose counts the filter needs, per demand measure.
+pub fn variants_needing(picks: &[Pick], demand: Demand) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> =
+        picks.iter().filter(|p| p.action.kind.demand() == demand).map(|p| p.action.variant_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Splits picks into audiences and keeps the rows whose demand meets the threshold
+/// (rule 5; no fallback to a lower-priority action). Returns, per audience in
+/// `Audience::ALL` order, the picks before the filter and the rows kept, in file order.
+pub fn filter_and_order(picks: &[Pick], counts: &DemandCounts, thresholds: Thresholds) -> [(usize, Vec<Kept>); 3] {
+    let mut out: [(usize, Vec<Kept>); 3] = Default::default();
+    for pick in picks {
+        let demand = pick.action.kind.demand();
+        let slot = &mut out[pick.action.kind.audience() as usize];
+        slot.0 += 1;
+        let count = counts.count(demand, &pick.action.variant_id);
+        if count >= thresholds.minimum(demand) {
+            slot.1.push(Kept { pick: *pick, count });
+        }
+    }
+    for (_, rows) in out.iter_mut() {
+        order_rows(rows);
+    }
+    out
+}
+
+/// File order (rule 6): the user's most recent action of any type, newest first; ties by user id.
+pub fn order_rows(rows: &mut [Kept]) {
+    rows.sort_unstable_by(|a, b| {
+        b.pick.latest_at.cmp(&a.pick.latest_at).then_with(|| a.pick.action.user_id.cmp(&b.pick.action.user_id))
+    });
+}
+
+/// The internal test account of rule 7.
+pub const TEST_USER_ID: &str = "0e54067c-4c0e-4e4a-8a23-a47661578059";
+pub const TEST_USERNAME: &str = "beems";
+pub const TEST_FIRST_NAME: &str = "Mbiyimoh";
+pub const TEST_USERSIZE: &str = "13";
+
+/// One CSV row, in column order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Row {
+    pub user_id: String,
+    pub username: String,
+    pub first_name: String,
+    pub usersize: String,
+    pub relevant_variant_size: String,
+    pub product_name: String,
+    pub variant_id: String,
+    pub last_active: String,
+    /// Empty in a test row of an empty audience.
+    pub count: String,
+}
+
+impl Row {
+    pub fn fields(&self) -> [&str; 9] {
+        [
+            &self.user_id,
+            &self.username,
+            &self.first_name,
+            &self.usersize,
+            &self.relevant_variant_size,
+            &self.product_name,
+            &self.variant_id,
+            &self.last_active,
+            &self.count,
+        ]
+    }
+}
+
+/// The test file's single row (rule 7), taking the product columns from the audience's
+/// first production row, or placeholders when it has none.
+pub fn test_row(first: Option<&Row>, now: DateTime<Utc>) -> Row {
+    let (size, product, variant, count) = match first {
+        Some(row) => (
+            row.relevant_variant_size.clone(),
+            row.product_name.clone(),
+            row.variant_id.clone(),
+            row.count.clone(),
+        ),
+        None => ("13".into(), "Test Product".into(), "test-variant-id".into(), String::new()),
+    };
+    Row {
+        user_id: TEST_USER_ID.into(),
+        username: TEST_USERNAME.into(),
+        first_name: TEST_FIRST_NAME.into(),
+        usersize: TEST_USERSIZE.into(),
+        relevant_variant_size: size,
+        product_name: product,
+        variant_id: variant,
+        last_active: crate::time::iso(now),
+        count,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, h, m, 0).unwrap()
+    }
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+    fn action(user: u128, kind: ActionKind, variant: u128, at: DateTime<Utc>, record: u128) -> Action {
+        Action { user_id: id(user), kind, variant_id: id(variant), created_at: at, record_id: id(record) }
+    }
+    fn pick_all(actions: &[Action]) -> HashMap<Uuid, Pick> {
+        let mut picker = Picker::default();
+        actions.iter().for_each(|a| picker.add(*a));
+        picker.finish().0.into_iter().map(|p| (p.action.user_id, p)).collect()
+    }
+
+    #[test]
+    fn priority_beats_recency() {
+        let picks = pick_all(&[
+            action(1, ActionKind::WishlistAdd, 10, t(12, 0), 100),
+            action(1, ActionKind::OfferCreated, 11, t(1, 0), 101),
+            action(1, ActionKind::ClosetAdd, 12, t(11, 0), 102),
+        ]);
+        let p = picks[&id(1)];
+        assert_eq!(p.action.kind, ActionKind::OfferCreated);
+        assert_eq!(p.latest_at, t(12, 0), "latest_at covers every type");
+    }
+
+    #[test]
+    fn most_recent_within_kind_then_smallest_record_id_in_any_arrival_order() {
+        let a = action(1, ActionKind::ClosetAdd, 10, t(5, 0), 300);
+        let b = action(1, ActionKind::ClosetAdd, 11, t(6, 0), 200);
+        let c = action(1, ActionKind::ClosetAdd, 12, t(6, 0), 100);
+        for order in [[a, b, c], [c, b, a], [b, a, c], [b, c, a]] {
+            assert_eq!(pick_all(&order)[&id(1)].action.variant_id, id(12));
+        }
+    }
+
+    #[test]
+    fn counts_rows_per_kind() {
+        let mut picker = Picker::default();
+        picker.add(action(1, ActionKind::ClosetAdd, 1, t(1, 0), 1));
+        picker.add(action(2, ActionKind::ClosetAdd, 1, t(1, 0), 2));
+        picker.add(action(2, ActionKind::OfferCreated, 1, t(1, 0), 3));
+        let (picks, counts) = picker.finish();
+        assert_eq!(picks.len(), 2);
+        assert_eq!(counts, ActivityCounts { offer_created: 1, closet_add: 2, wishlist_add: 0, total: 3 });
+    }
+
+    fn kept_users(rows: &[Kept]) -> Vec<Uuid> {
+        rows.iter().map(|k| k.pick.action.user_id).collect()
+    }
+
+    #[test]
+    fn demand_filter_at_and_below_threshold_without_fallback() {
+        let picks: Vec<Pick> = pick_all(&[
+            action(1, ActionKind::OfferCreated, 10, t(1, 0), 1), // inventory 3: kept
+            action(2, ActionKind::OfferCreated, 11, t(1, 0), 2), // inventory 2: dropped
+            action(2, ActionKind::ClosetAdd, 12, t(2, 0), 3),    // would pass, but no fallback
+            action(3, ActionKind::ClosetAdd, 12, t(1, 0), 4),    // wishlist 2: kept
+            action(4, ActionKind::ClosetAdd, 13, t(1, 0), 5),    // wishlist 1: dropped
+            action(5, ActionKind::WishlistAdd, 14, t(1, 0), 6),  // no count at all: dropped
+        ])
+        .into_values()
+        .collect();
+        let mut counts = DemandCounts::default();
+        counts.inventory.extend([(id(10), 3), (id(11), 2)]);
+        counts.wishlist.extend([(id(12), 2), (id(13), 1)]);
+        let [offers, closet, wishlist] =
+            filter_and_order(&picks, &counts, Thresholds { min_inventory_count: 3, min_wishlist_count: 2 });
+        assert_eq!((offers.0, kept_users(&offers.1)), (2, vec![id(1)]));
+        assert_eq!(offers.1[0].count, 3);
+        assert_eq!((closet.0, kept_users(&closet.1)), (2, vec![id(3)]));
+        assert_eq!((wishlist.0, wishlist.1.len()), (1, 0));
+    }
+
+    #[test]
+    fn rows_ordered_by_latest_action_then_user_id() {
+        let picks: Vec<Pick> = pick_all(&[
+            action(3, ActionKind::WishlistAdd, 1, t(1, 0), 1),
+            action(3, ActionKind::ClosetAdd, 1, t(9, 0), 2), // latest any-type 9:00, kept in closet
+            action(1, ActionKind::WishlistAdd, 1, t(5, 0), 3),
+            action(2, ActionKind::WishlistAdd, 1, t(5, 0), 4),
+            action(4, ActionKind::WishlistAdd, 1, t(7, 0), 5),
+        ])
+        .into_values()
+        .collect();
+        let mut counts = DemandCounts::default();
+        counts.inventory.insert(id(1), 5);
+        counts.wishlist.insert(id(1), 5);
+        let [_, _, wishlist] = filter_and_order(&picks, &counts, Thresholds { min_inventory_count: 0, min_wishlist_count: 0 });
+        assert_eq!(kept_users(&wishlist.1), vec![id(4), id(1), id(2)]);
+    }
+
+    #[test]
+    fn test_row_copies_the_first_row_or_uses_placeholders() {
+        let now = t(10, 0);
+        let empty = test_row(None, now);
+        assert_eq!(
+            empty.fields(),
+            [TEST_USER_ID, "beems", "Mbiyimoh", "13", "13", "Test Product", "test-variant-id", "2026-11-27T10:00:00.000Z", ""]
+        );
+        let first = Row {
+            user_id: "u".into(),
+            username: "n".into(),
+            relevant_variant_size: "9.5".into(),
+            product_name: "Dunk, \"Low\"".into(),
+            variant_id: "v".into(),
+            count: "7".into(),
+            ..Row::default()
+        };
+        let row = test_row(Some(&first), now);
+        assert_eq!(row.fields()[4..7], ["9.5", "Dunk, \"Low\"", "v"]);
+        assert_eq!(row.count, "7");
+        assert_eq!(row.user_id, TEST_USER_ID);
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(Audience::ClosetAdders.header()[8], "wishlist_count");
+        assert_eq!(Audience::OfferCreators.header()[8], "inventory_count");
+        assert_eq!(Audience::WishlistAdders.header()[..2], ["user_id", "username"]);
+    }
+}

@@ -1,0 +1,3 @@
+//! The generators. Each one is a module with a `GENERATOR` descriptor; the registry lists them.
+
+pub mod layer3;

@@ -1,0 +1,254 @@
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::csv_file::{csv_writer, CsvSink};
+use crate::error::{EngineError, ErrorCode, Result};
+
+/// A file name around the run's stamp: `{before}{stamp}{after}`, e.g.
+/// `recent-offer-creators_` + `20261128T060000` + `.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileName {
+    pub before: String,
+    pub after: String,
+}
+
+impl FileName {
+    pub fn new(before: impl Into<String>, after: impl Into<String>) -> Self {
+        FileName { before: before.into(), after: after.into() }
+    }
+
+    pub fn with_stamp(&self, stamp: &str) -> String {
+        format!("{}{}{}", self.before, stamp, self.after)
+    }
+}
+
+/// A file the set moved into place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub path: PathBuf,
+    pub name: FileName,
+}
+
+/// Creates the output directory if missing and checks that it is a writable directory.
+pub fn prepare_output_dir(dir: &Path) -> Result<PathBuf> {
+    let shown = dir.display();
+    if dir.exists() && !dir.is_dir() {
+        return Err(EngineError::new(
+            ErrorCode::OutputDir,
+            format!("outputDir {shown:?} exists and is not a directory; pass a directory path"),
+        ));
+    }
+    fs::create_dir_all(dir).map_err(|e| {
+        EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} could not be created: {e}"))
+    })?;
+    let probe = tempfile::Builder::new().prefix(".audience-engine-probe.").tempfile_in(dir).map_err(|e| {
+        EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} is not writable: {e}"))
+    })?;
+    drop(probe);
+    fs::canonicalize(dir).map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))
+}
+
+struct Pending {
+    name: FileName,
+    temp: NamedTempFile,
+}
+
+/// The files of one run, complete under temporary names until `commit`.
+///
+/// Temporary files are created with mode 0600 (owner only): the CSVs hold personal data.
+pub struct FileSet {
+    dir: PathBuf,
+    stamp: String,
+    pending: Vec<Pending>,
+}
+
+/// How many stamps `commit` tries (`<ts>`, `<ts>-2`, …) before giving up.
+const MAX_STAMP_ATTEMPTS: usize = 1000;
+
+impl FileSet {
+    pub fn new(dir: PathBuf, stamp: String) -> Self {
+        FileSet { dir, stamp, pending: Vec::new() }
+    }
+
+    fn temp_file(&self, name: &FileName) -> Result<NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(&format!(".{}", name.with_stamp(&self.stamp)))
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(|e| self.write_error(name, e))
+    }
+
+    fn write_error(&self, name: &FileName, e: impl std::fmt::Display) -> EngineError {
+        EngineError::new(
+            ErrorCode::WriteFailed,
+            format!("writing {} in {:?} failed: {e}", name.with_stamp(&self.stamp), self.dir.display()),
+        )
+    }
+
+    /// Writes a CSV: `write` receives the writer (header not yet written) and returns the
+    /// number of data rows it wrote.
+    pub fn add_csv(
+        &mut self,
+        name: FileName,
+        write: impl FnOnce(&mut CsvSink) -> csv::Result<usize>,
+    ) -> Result<usize> {
+        let temp = self.temp_file(&name)?;
+        let file = temp.reopen().map_err(|e| self.write_error(&name, e))?;
+        let mut writer = csv_writer(file);
+        let rows = write(&mut writer).map_err(|e| self.write_error(&name, e))?;
+        let file = writer.into_inner().map_err(|e| self.write_error(&name, e.error()))?;
+        file.into_inner().map_err(|e| self.write_error(&name, e.error()))?.sync_all().map_err(|e| self.write_error(&name, e))?;
+        self.pending.push(Pending { name, temp });
+        Ok(rows)
+    }
+
+    /// Writes a file with the given bytes.
+    pub fn add_bytes(&mut self, name: FileName, bytes: &[u8]) -> Result<()> {
+        let mut temp = self.temp_file(&name)?;
+        temp.write_all(bytes).and_then(|_| temp.as_file().sync_all()).map_err(|e| self.write_error(&name, e))?;
+        self.pending.push(Pending { name, temp });
+        Ok(())
+    }
+
+    /// Moves every file into place under one stamp. If a name is taken (another run
+    /// in the same second), the whole set moves to the next stamp (`<ts>-2`, …).
+    pub fn commit(self) -> Result<Vec<WrittenFile>> {
+        let FileSet { dir, stamp, mut pending } = self;
+        for attempt in 1..=MAX_STAMP_ATTEMPTS {
+            let stamp = if attempt == 1 { stamp.clone() } else { format!("{stamp}-{attempt}") };
+            match persist_all(&dir, &stamp, pending) {
+                Ok(written) => return Ok(written),
+                Err(PersistAll::Taken(back)) => pending = back,
+                Err(PersistAll::Failed(e)) => {
+                    return Err(EngineError::new(
+                        ErrorCode::WriteFailed,
+                        format!("moving the output files into {:?} failed: {e}", dir.display()),
+                    ));
+                }
+            }
+        }
+        Err(EngineError::new(
+            ErrorCode::WriteFailed,
+            format!("could not find free file names in {:?} after {MAX_STAMP_ATTEMPTS} attempts", dir.display()),
+        ))
+    }
+}
+
+enum PersistAll {
+    /// A name was taken; the files come back as temporaries.
+    Taken(Vec<Pending>),
+    Failed(io::Error),
+}
+
+fn persist_all(dir: &Path, stamp: &str, pending: Vec<Pending>) -> std::result::Result<Vec<WrittenFile>, PersistAll> {
+    let mut done: Vec<WrittenFile> = Vec::new();
+    let mut rest = pending.into_iter();
+    while let Some(Pending { name, temp }) = rest.next() {
+        let path = dir.join(name.with_stamp(stamp));
+        match temp.persist_noclobber(&path) {
+            Ok(_) => done.push(WrittenFile { path, name }),
+            Err(error) => {
+                let taken = error.error.kind() == io::ErrorKind::AlreadyExists;
+                let mut back = vec![Pending { name, temp: error.file }];
+                // Undo this attempt: the files we moved become temporaries again.
+                for written in done.into_iter().rev() {
+                    match undo(dir, &written) {
+                        Ok(temp) => back.insert(0, Pending { name: written.name, temp }),
+                        Err(e) => return Err(PersistAll::Failed(e)),
+                    }
+                }
+                back.extend(rest);
+                return Err(if taken { PersistAll::Taken(back) } else { PersistAll::Failed(error.error) });
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn undo(dir: &Path, written: &WrittenFile) -> io::Result<NamedTempFile> {
+    // Reserve a fresh temporary name, then move the file over it: the temporary's
+    // path (which is what persisting and dropping act on) now holds our content.
+    let reserved = tempfile::Builder::new().prefix(".audience-engine-undo.").suffix(".tmp").tempfile_in(dir)?;
+    fs::rename(&written.path, reserved.path())?;
+    Ok(reserved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut n: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        n.sort();
+        n
+    }
+
+    fn write_set(dir: &Path, stamp: &str) -> Result<Vec<WrittenFile>> {
+        let mut set = FileSet::new(dir.to_path_buf(), stamp.into());
+        set.add_csv(FileName::new("a_", ".csv"), |w| {
+            w.write_record(["h"])?;
+            w.write_record(["1"])?;
+            Ok(1)
+        })?;
+        set.add_bytes(FileName::new("", ".manifest.json"), b"{}")?;
+        set.commit()
+    }
+
+    #[test]
+    fn commits_all_files_under_one_stamp_with_owner_only_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_set(dir.path(), "20260101T000000").unwrap();
+        assert_eq!(names(dir.path()), ["20260101T000000.manifest.json", "a_20260101T000000.csv"]);
+        assert_eq!(fs::read_to_string(&written[0].path).unwrap(), "h\n1\n");
+        let mode = fs::metadata(&written[0].path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn never_overwrites_and_moves_the_whole_set_to_the_next_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        // Only the second name is taken: the first must not be left under the old stamp.
+        fs::write(dir.path().join("20260101T000000.manifest.json"), "theirs").unwrap();
+        write_set(dir.path(), "20260101T000000").unwrap();
+        write_set(dir.path(), "20260101T000000").unwrap();
+        assert_eq!(
+            names(dir.path()),
+            [
+                "20260101T000000-2.manifest.json",
+                "20260101T000000-3.manifest.json",
+                "20260101T000000.manifest.json",
+                "a_20260101T000000-2.csv",
+                "a_20260101T000000-3.csv",
+            ]
+        );
+        assert_eq!(fs::read_to_string(dir.path().join("20260101T000000.manifest.json")).unwrap(), "theirs");
+    }
+
+    #[test]
+    fn a_failed_set_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut set = FileSet::new(dir.path().to_path_buf(), "x".into());
+        set.add_csv(FileName::new("a_", ".csv"), |w| w.write_record(["h"]).map(|_| 0)).unwrap();
+        let failed = set.add_csv(FileName::new("b_", ".csv"), |_| Err(csv::Error::from(io::Error::other("disk full"))));
+        assert_eq!(failed.unwrap_err().code, ErrorCode::WriteFailed);
+        drop(set);
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn output_dir_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, "").unwrap();
+        let e = prepare_output_dir(&file).unwrap_err();
+        assert_eq!(e.code, ErrorCode::OutputDir);
+        assert!(e.message.contains("is not a directory"), "{}", e.message);
+        let nested = dir.path().join("x/y");
+        assert!(prepare_output_dir(&nested).unwrap().is_dir());
+        assert!(names(&nested).is_empty(), "the writability probe must not stay behind");
+    }
+}

@@ -1,0 +1,98 @@
+//! Runs a generator from raw options to a result object. A run never returns an
+//! error and never panics to its caller: every failure becomes `success: false`.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use chrono::Utc;
+use futures_util::FutureExt;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{EngineError, Result};
+use crate::log::{Level, LogSink, Logger};
+use crate::options::{parse_options, RawOptions};
+use crate::registry::{self, OutputFile, RunContext};
+
+/// The result of a run, as `generate*()` resolves it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorResult {
+    pub success: bool,
+    pub csv_files: Vec<OutputFile>,
+    pub audience_size: usize,
+    pub execution_time_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Runs the generator `name_or_legacy_id` with `raw` options.
+pub async fn generate(
+    name_or_legacy_id: &str,
+    raw: &RawOptions,
+    sink: Option<LogSink>,
+    cancel: CancellationToken,
+) -> GeneratorResult {
+    let started = Instant::now();
+    let generator = registry::find(name_or_legacy_id);
+    let log_name = generator.as_ref().map(|g| g.info.name).unwrap_or("audience-engine");
+    let logger = Logger::new(log_name, sink);
+    let outcome = async {
+        let generator = generator?;
+        let options = parse_options(raw)?;
+        let ctx = RunContext { options, logger: logger.clone(), cancel, started_at: Utc::now() };
+        let run = (generator.run)(&ctx);
+        AssertUnwindSafe(run)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(EngineError::internal(format!("the generator panicked: {}", panic_message(&panic)))))
+    }
+    .await;
+    let execution_time_ms = (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
+    finish(outcome, &logger, execution_time_ms)
+}
+
+fn finish(outcome: Result<registry::GeneratorOutput>, logger: &Logger, execution_time_ms: f64) -> GeneratorResult {
+    match outcome {
+        Ok(output) => {
+            logger.info(format!(
+                "finished in {execution_time_ms:.1} ms: {} rows in {} files",
+                output.audience_size,
+                output.files.len()
+            ));
+            GeneratorResult {
+                success: true,
+                csv_files: output.files,
+                audience_size: output.audience_size,
+                execution_time_ms,
+                error: None,
+                error_code: None,
+                metadata: Some(output.metadata),
+            }
+        }
+        Err(error) => {
+            logger.log(Level::Error, None, format!("failed after {execution_time_ms:.1} ms: {error}"));
+            GeneratorResult {
+                success: false,
+                csv_files: Vec::new(),
+                audience_size: 0,
+                execution_time_ms,
+                error: Some(error.message),
+                error_code: Some(error.code.as_str()),
+                metadata: None,
+            }
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
