@@ -1,0 +1,92 @@
+//! The Node-API boundary: converts options and results and nothing else. The engine
+//! lives in `crates/engine`; the typed public API is the TypeScript in `ts/`.
+//!
+//! Options cross as a map of tagged values (see `audience_engine::options::RawValue`)
+//! so that validation, and every error message, happens in one place in Rust.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use audience_engine::options::RawOptions;
+use audience_engine::{log::LogSink, registry, run, EngineError, ErrorCode};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use tokio_util::sync::CancellationToken;
+
+/// A weak threadsafe function: pending log calls never keep the Node process alive.
+type LogCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false, true>;
+
+static RUNS: LazyLock<Mutex<HashMap<String, CancellationToken>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Runs a generator. Private: use `generate()` from the package's main module.
+/// `options` maps option names to tagged values; resolves the result object, never rejects.
+#[napi(js_name = "nativeGenerate")]
+pub async fn native_generate(
+    name: String,
+    options: serde_json::Value,
+    #[napi(ts_arg_type = "((event: any) => void) | undefined | null")] on_log: Option<LogCallback>,
+    run_id: Option<String>,
+) -> Result<serde_json::Value> {
+    let cancel = CancellationToken::new();
+    if let Some(id) = &run_id {
+        RUNS.lock().map_err(|_| lock_error())?.insert(id.clone(), cancel.clone());
+    }
+    let sink: Option<LogSink> = on_log.map(|callback| {
+        Arc::new(move |event: audience_engine::log::LogEvent| {
+            if let Ok(value) = serde_json::to_value(&event) {
+                callback.call(value, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }) as LogSink
+    });
+    let result = match serde_json::from_value::<RawOptions>(options) {
+        Ok(raw) => run::generate(&name, &raw, sink, cancel).await,
+        Err(e) => failed(EngineError::invalid_option(format!("options must be an object of option values ({e})"))),
+    };
+    if let Some(id) = &run_id {
+        RUNS.lock().map_err(|_| lock_error())?.remove(id);
+    }
+    serde_json::to_value(result).map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
+}
+
+/// Cancels the run registered under `runId`. Returns false when no such run is active.
+#[napi(js_name = "nativeCancel")]
+pub fn native_cancel(run_id: String) -> Result<bool> {
+    let token = RUNS.lock().map_err(|_| lock_error())?.remove(&run_id);
+    Ok(token.map(|t| t.cancel()).is_some())
+}
+
+/// The registered generators. Private: use `listGenerators()`.
+#[napi(js_name = "nativeListGenerators")]
+pub fn native_list_generators() -> Result<serde_json::Value> {
+    serde_json::to_value(registry::list()).map_err(|e| Error::from_reason(e.to_string()))
+}
+
+/// Closes every database pool. Private: use `shutdown()`.
+#[napi(js_name = "nativeShutdown")]
+pub async fn native_shutdown() -> Result<()> {
+    audience_engine::db::shutdown().await;
+    Ok(())
+}
+
+/// Number of open database pools (diagnostics and tests).
+#[napi(js_name = "nativeOpenPoolCount")]
+pub fn native_open_pool_count() -> u32 {
+    audience_engine::db::open_pool_count() as u32
+}
+
+fn failed(error: EngineError) -> run::GeneratorResult {
+    run::GeneratorResult {
+        success: false,
+        csv_files: Vec::new(),
+        audience_size: 0,
+        execution_time_ms: 0.0,
+        error: Some(error.message),
+        error_code: Some(error.code.as_str()),
+        metadata: None,
+    }
+}
+
+fn lock_error() -> Error {
+    Error::from_reason(format!("{}: the run registry lock is poisoned", ErrorCode::Internal))
+}

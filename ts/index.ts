@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+
+import { native, toWire, type WireValue } from './native';
+import type { GeneratorInfo, GeneratorOptions, GeneratorResult, LogEvent } from './types';
+
+export type * from './types';
+
+/** Runs the Layer 3 (behavior response) generator. Resolves a result; never rejects. */
+export function generateLayer3(options?: GeneratorOptions): Promise<GeneratorResult> {
+  return generate('layer3-behavior', options);
+}
+
+/**
+ * Runs the generator named `nameOrLegacyId` (`layer3-behavior`) or its legacy script id
+ * (`generate_layer_3_push_csvs`). Resolves `{ success: false, error, errorCode }` for a bad
+ * option, an unknown generator or a failed run; never rejects.
+ */
+export async function generate(nameOrLegacyId: string, options: GeneratorOptions = {}): Promise<GeneratorResult> {
+  const started = Date.now();
+  if (typeof nameOrLegacyId !== 'string') {
+    return failure('UNKNOWN_GENERATOR', `the generator name must be a string, got ${describe(nameOrLegacyId)}`, started);
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    return failure('INVALID_OPTION', `options must be an object, got ${describe(options)}`, started);
+  }
+  const { onLog, signal, ...rest } = options;
+  if (onLog !== undefined && typeof onLog !== 'function') {
+    return failure('INVALID_OPTION', `onLog must be a function, got ${describe(onLog)}`, started);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    return failure('INVALID_OPTION', `signal must be an AbortSignal, got ${describe(signal)}`, started);
+  }
+  if (signal?.aborted) {
+    return failure('CANCELLED', 'the run was cancelled before it started; no file was written', started);
+  }
+
+  const wire: Record<string, WireValue> = {};
+  for (const [key, value] of Object.entries(rest)) {
+    const encoded = toWire(value);
+    if (encoded !== undefined) wire[key] = encoded;
+  }
+  if (!('databaseUrl' in wire) && process.env.DATABASE_URL !== undefined) {
+    wire.databaseUrl = { type: 'string', value: process.env.DATABASE_URL };
+  }
+
+  const runId = signal ? randomUUID() : undefined;
+  const abort = () => native.nativeCancel(runId as string);
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    const log = onLog ?? logToConsole;
+    return (await native.nativeGenerate(nameOrLegacyId, wire, (event) => safeLog(log, event as LogEvent), runId)) as GeneratorResult;
+  } catch (error) {
+    return failure('INTERNAL', `the native engine failed: ${(error as Error)?.message ?? String(error)}`, started);
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
+}
+
+/** The registered generators. */
+export async function listGenerators(): Promise<GeneratorInfo[]> {
+  return native.nativeListGenerators() as GeneratorInfo[];
+}
+
+/** Closes every database pool, so the host process (and jest) can exit promptly. */
+export async function shutdown(): Promise<void> {
+  await native.nativeShutdown();
+}
+
+function safeLog(log: (event: LogEvent) => void, event: LogEvent): void {
+  try {
+    log(event);
+  } catch {
+    // A throwing log callback must not break the run.
+  }
+}
+
+function logToConsole(event: LogEvent): void {
+  const write = event.level === 'error' ? console.error : event.level === 'warn' ? console.warn : console.log;
+  write(event.message);
+}
+
+function failure(errorCode: GeneratorResult['errorCode'], error: string, started: number): GeneratorResult {
+  return { success: false, csvFiles: [], audienceSize: 0, executionTimeMs: Date.now() - started, error, errorCode };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'object' || typeof value === 'function') return `${typeof value === 'function' ? 'a function' : 'an object'}`;
+  return String(value);
+}

@@ -1,0 +1,120 @@
+/** Options of every generator. Every field is optional. */
+export interface GeneratorOptions {
+  /**
+   * Hours of look-back, default 48. The window is
+   * `[asOf − (lookbackHours − coolingHours) h, asOf − coolingHours h)`: start included, end
+   * excluded; with the defaults `[asOf − 36 h, asOf − 12 h)`. Finite, `0 ≤ coolingHours <
+   * lookbackHours ≤ 87600`; fractions are allowed (rounded to the microsecond).
+   */
+  lookbackHours?: number;
+  /** Hours of cooling before `asOf` during which actions are not used, default 12. See `lookbackHours`. */
+  coolingHours?: number;
+  /** Directory for the CSV files, default `.script-outputs`; created if missing. */
+  outputDir?: string;
+  /** Compute everything, write nothing. Default false. */
+  dryRun?: boolean;
+  /** Recorded in the result's metadata. */
+  automationId?: string | number;
+  /**
+   * The time that stands for "now" in every query: a `Date` or an ISO-8601 string with `Z` or an
+   * offset (years 1900–9999). Default: the database's `now()` at the start of the run.
+   */
+  asOf?: Date | string;
+  /** Default: `process.env.DATABASE_URL` read at call time. One pool per distinct URL, reused. */
+  databaseUrl?: string;
+  /** Demand threshold for `offer_created` and `wishlist_add` rows (inventory count), default 3. */
+  minInventoryCount?: number;
+  /** Demand threshold for `closet_add` rows (wishlist count), default 2. */
+  minWishlistCount?: number;
+  /** Server-side limit for each query, in milliseconds, default 300000 (5 minutes). */
+  statementTimeoutMs?: number;
+  /** How long to wait for a database connection, in milliseconds, default 10000. */
+  acquireTimeoutMs?: number;
+  /** Receives each log event instead of the console. */
+  onLog?: (event: LogEvent) => void;
+  /** Cancels the run: the running query is cancelled on the server and nothing is written. */
+  signal?: AbortSignal;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogEvent {
+  level: LogLevel;
+  /** Starts with `[<generator name>]`, e.g. `[layer3-behavior] activity: done in 412.3 ms: …`. */
+  message: string;
+  /** The phase: `connect`, `activity`, `demand`, `enrich`, `write`. */
+  phase: string | null;
+  /** Milliseconds since the run started. */
+  elapsedMs: number;
+  /** On a phase's end: how long it took, in milliseconds. */
+  phaseMs: number | null;
+}
+
+/** Stable error codes of a failed run. */
+export type ErrorCode =
+  | 'INVALID_OPTION'
+  | 'UNKNOWN_GENERATOR'
+  | 'NO_DATABASE_URL'
+  | 'DATABASE_UNREACHABLE'
+  | 'DATABASE_ERROR'
+  | 'QUERY_TIMEOUT'
+  | 'OUTPUT_DIR'
+  | 'WRITE_FAILED'
+  | 'CANCELLED'
+  | 'INTERNAL';
+
+export type AudienceType = 'offer_creators' | 'closet_adders' | 'wishlist_adders';
+
+export interface CsvFile {
+  /** Absolute path. */
+  path: string;
+  /** Data rows, header excluded (1 for a test file). */
+  rowCount: number;
+  isTestFile: boolean;
+  audienceType: AudienceType | string;
+}
+
+export interface StageCounts {
+  beforeFilter: number;
+  afterFilter: number;
+}
+
+export interface GeneratorMetadata {
+  generator: string;
+  automationId: string | null;
+  /** The "now" used, ISO-8601 UTC. */
+  asOf: string;
+  /** The window actually used, ISO-8601 UTC; start included, end excluded. */
+  window: { start: string; end: string };
+  dryRun: boolean;
+  /** The options used (never the database URL). */
+  options: Record<string, unknown>;
+  /** `'no_activity'` when the window holds no action: success with no files. */
+  reason?: 'no_activity';
+  counts: {
+    activityRows: { offerCreated: number; closetAdd: number; wishlistAdd: number; total: number };
+    uniqueUsers: number;
+    audiences?: Record<AudienceType, StageCounts>;
+  };
+  /** Milliseconds per phase. */
+  phasesMs: Record<string, number>;
+}
+
+export interface GeneratorResult {
+  success: boolean;
+  csvFiles: CsvFile[];
+  /** Production rows over all audiences (test files excluded). */
+  audienceSize: number;
+  executionTimeMs: number;
+  /** What went wrong: names the option, the value and what is allowed. Never credentials. */
+  error?: string;
+  errorCode?: ErrorCode;
+  metadata?: GeneratorMetadata;
+}
+
+export interface GeneratorInfo {
+  name: string;
+  layerId: number;
+  description: string;
+  legacyScriptIds: string[];
+}
