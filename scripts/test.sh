@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: what `npm test` and CI run. Needs only Node, Rust and Python 3;
+# it builds the addon, prepares the Python venv for the V1 script, and the jest global
+# set-up starts a throwaway PostgreSQL (or uses TEST_DATABASE_URL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== build (release addon + TypeScript)"
+npm run build --silent
+echo "== python venv for the V1 script"
+bash scripts/setup-python.sh >/dev/null
+echo "== cargo test (pure Rust, no database)"
+cargo test --workspace --locked
+echo "== python unit tests (V1 script helpers)"
+.venv/bin/python -m unittest discover -s legacy -p 'test_*.py'
+echo "== jest (against a real PostgreSQL)"
+npx jest --runInBand
