@@ -1,0 +1,329 @@
+// Layer 3 rules (docs/layer3-contract.md), each with fixture data made for it,
+// against a real PostgreSQL, for both column-type variants of the schema.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { generateLayer3, shutdown } from '../ts/index';
+import type { GeneratorResult, LogEvent } from '../ts/types';
+import { readCsv, fileOf, rowsOf, usersOf } from './helpers/csv';
+import { createTestDatabase, Fixture, id, type SchemaVariant } from './helpers/db';
+
+const AS_OF = '2026-11-28T12:00:00.000Z';
+// Window with the defaults: [asOf - 36 h, asOf - 12 h) = [27T00:00, 28T00:00)
+const at = (iso: string) => new Date(`2026-11-${iso}Z`);
+
+const H = id(100); // holds the stock and wishes that make the demand counts
+const V = { v1: id(501), v2: id(502), v3: id(503), v4: id(504), v5: id(505), v6: id(506), v9: id(509) };
+const NAMES = {
+  v1: 'Air Jordan 1, "Chicago"',
+  v2: 'Dunk Low\nPanda 🐼',
+  v3: 'Yeezy 350',
+  v4: 'New Balance 550 — white/green',
+  v5: 'Samba',
+  v6: '=HYPERLINK("x")',
+  v9: 'Gel-Kayano 14',
+};
+
+async function loadFixture(url: string): Promise<void> {
+  const { fixture: f, close } = await Fixture.open(url);
+  try {
+    await f.product(NAMES.v1, [{ id: V.v1, indexCache: { mens_size: '10' } }]);
+    await f.product(NAMES.v2, [{ id: V.v2, indexCache: { mens_size: 10.5 } }]);
+    await f.product(NAMES.v3, [{ id: V.v3, indexCache: { color: 'onyx' } }]);
+    await f.product(NAMES.v4, [{ id: V.v4, indexCache: { mens_size: '9' } }]);
+    await f.product(NAMES.v5, [{ id: V.v5, indexCache: { mens_size: '8' } }]);
+    await f.product(NAMES.v6, [{ id: V.v6, indexCache: { mens_size: '11' } }]);
+    await f.product(NAMES.v9, [{ id: V.v9, indexCache: { mens_size: '12' } }]);
+
+    await f.user({ id: H, username: 'holder' });
+    const deleted = await f.user({ id: id(5), username: 'gone', deleted: true });
+    // Demand: V1 inventory 4, V2 inventory 3 (at the limit), V3 inventory 2 (one below;
+    // the deleted user's 5 items do not count), V6 inventory 2, V4 wishlist 2 (at the
+    // limit), V5 wishlist 1 (a deleted wish and a deleted user's wish do not count).
+    await f.stock(H, V.v1, 4);
+    await f.stock(H, V.v2, 3);
+    await f.stock(H, V.v3, 2);
+    await f.stock(deleted, V.v3, 5);
+    await f.stock(H, V.v6, 2);
+    await f.inventory(H, V.v6, at('01T00:00:00'), { status: 'SOLD' });
+    await f.wanted(H, V.v4, 2);
+    await f.wanted(H, V.v5, 1);
+    await f.wishlist(H, V.v5, at('01T00:00:00'), { deleted: true });
+    await f.wanted(deleted, V.v5, 1);
+
+    // U1: multi-item offer (the item with the smaller id was inserted second), and a
+    // later closet add: the offer wins, the closet add sets the order time.
+    await f.user({
+      id: id(1),
+      username: 'sneakerhead',
+      firstName: 'Ada',
+      sizes: [{ value: '9.5' }, { value: '10' }, { value: '8', preferred: false }, { value: '7', attribute: 'womens_size' }],
+      lastActive: [at('26T08:00:00'), at('27T21:30:00')],
+    });
+    await f.offer(id(1), at('27T10:00:00'), [[id(1002), V.v2], [id(1001), V.v1]]);
+    await f.inventory(id(1), V.v4, at('27T20:00:00'));
+    // U2: offer on a low-demand variant: dropped, no fallback to its wishlist add.
+    await f.user({ id: id(2) });
+    await f.offer(id(2), at('27T05:00:00'), [[id(1003), V.v3]]);
+    await f.wishlist(id(2), V.v1, at('27T06:00:00'));
+    // U3: offer exactly at the window start (included); no profile extras.
+    await f.user({ id: id(3), firstName: null });
+    await f.offer(id(3), at('27T00:00:00'), [[id(1004), V.v1]]);
+    // U4: offer exactly at the window end (excluded).
+    await f.user({ id: id(4) });
+    await f.offer(id(4), at('28T00:00:00'), [[id(1005), V.v1]]);
+    // U5 (deleted): an offer in the window is no activity.
+    await f.offer(deleted, at('27T09:00:00'), [[id(1006), V.v1]]);
+    // U15: same latest time as U1: ordered after it by user id.
+    await f.user({ id: id(15) });
+    await f.offer(id(15), at('27T20:00:00'), [[id(1007), V.v1]]);
+
+    // U6: closet add at the wishlist limit (kept).
+    await f.user({ id: id(6), sizes: [{ value: '11' }] });
+    await f.inventory(id(6), V.v4, at('27T12:00:00'));
+    // U7: closet add one below the limit (dropped).
+    await f.user({ id: id(7) });
+    await f.inventory(id(7), V.v5, at('27T12:30:00'));
+    // U8: a SOLD item is no activity; its wishlist add is.
+    await f.user({ id: id(8) });
+    await f.inventory(id(8), V.v4, at('27T12:00:00'), { status: 'SOLD' });
+    await f.wishlist(id(8), V.v1, at('27T13:00:00'));
+    // U14: closet add whose count reaches the limit only with the user's own wish.
+    await f.user({ id: id(14) });
+    await f.inventory(id(14), V.v9, at('27T02:00:00'));
+    await f.wanted(id(14), V.v9, 1);
+    await f.wanted(H, V.v9, 1);
+    // U16: two closet adds at the same instant: the smaller item id wins (V9).
+    await f.user({ id: id(16) });
+    await f.inventory(id(16), V.v4, at('27T08:00:00'), { id: id(2002) });
+    await f.inventory(id(16), V.v9, at('27T08:00:00'), { id: id(2001) });
+
+    // U9: wishlist add; a deleted wishlist item later in the window is no activity.
+    await f.user({ id: id(9) });
+    await f.wishlist(id(9), V.v1, at('27T15:00:00'));
+    await f.wishlist(id(9), V.v2, at('27T16:00:00'), { deleted: true });
+    // U10: wishlist add at the inventory limit (kept). U11: one below (dropped).
+    await f.user({ id: id(10) });
+    await f.wishlist(id(10), V.v2, at('27T14:00:00'));
+    await f.user({ id: id(11) });
+    await f.wishlist(id(11), V.v6, at('27T14:00:00'));
+    // U12: wishlist add before the window (excluded).
+    await f.user({ id: id(12) });
+    await f.wishlist(id(12), V.v1, at('26T23:59:59'));
+  } finally {
+    await close();
+  }
+}
+
+const OFFER_HEADER = ['user_id', 'username', 'firstName', 'usersize', 'relevant_variant_size', 'product_name', 'variantID', 'lastActive', 'inventory_count'];
+const CLOSET_HEADER = [...OFFER_HEADER.slice(0, 8), 'wishlist_count'];
+
+function row(userId: string, variant: keyof typeof V, count: number, extra: Partial<Record<string, string>> = {}) {
+  const sizes: Record<string, string> = { v1: '10', v2: '10.5', v3: 'Unknown', v4: '9', v5: '8', v6: '11', v9: '12' };
+  return [
+    userId,
+    extra.username ?? `user_${userId.slice(-4)}`,
+    extra.firstName ?? `First${userId.slice(-4)}`,
+    extra.usersize ?? '',
+    sizes[variant],
+    NAMES[variant],
+    V[variant],
+    extra.lastActive ?? '',
+    String(count),
+  ];
+}
+
+// PostgreSQL renders last_active as text in UTC: timestamptz columns carry the offset.
+const expectedRows = (variant: SchemaVariant) => ({
+  offer_creators: [
+    row(id(1), 'v1', 4, {
+      username: 'sneakerhead',
+      firstName: 'Ada',
+      usersize: '10',
+      lastActive: variant === 'default' ? '2026-11-27 21:30:00' : '2026-11-27 21:30:00+00',
+    }),
+    row(id(15), 'v1', 4),
+    row(id(3), 'v1', 4, { firstName: '' }),
+  ],
+  closet_adders: [row(id(6), 'v4', 2, { usersize: '11' }), row(id(16), 'v9', 2), row(id(14), 'v9', 2)],
+  wishlist_adders: [row(id(9), 'v1', 4), row(id(10), 'v2', 3), row(id(8), 'v1', 4)],
+});
+const EXPECTED = expectedRows('default');
+
+function rawRows(file: string): string[][] {
+  const { header, rows } = readCsv(file);
+  return rows.map((r) => header.map((h) => r[h]));
+}
+
+describe.each<SchemaVariant>(['default', 'alternate'])('layer3-behavior on the %s column types', (variant) => {
+  let url: string;
+  let out: string;
+  let result: GeneratorResult;
+  const events: LogEvent[] = [];
+
+  beforeAll(async () => {
+    url = await createTestDatabase(`layer3_${variant}`, variant);
+    await loadFixture(url);
+    out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-layer3-'));
+    result = await generateLayer3({ databaseUrl: url, asOf: AS_OF, outputDir: out, automationId: 'auto-7', onLog: (e) => events.push(e) });
+  });
+
+  it('succeeds with six files', () => {
+    expect(result.error).toBeUndefined();
+    expect(result.success).toBe(true);
+    expect(result.csvFiles).toHaveLength(6);
+    expect(result.audienceSize).toBe(9);
+  });
+
+  it('writes the expected rows, columns and order for each audience', () => {
+    expect(readCsv(fileOf(result, 'offer_creators').path).header).toEqual(OFFER_HEADER);
+    expect(readCsv(fileOf(result, 'wishlist_adders').path).header).toEqual(OFFER_HEADER);
+    expect(readCsv(fileOf(result, 'closet_adders').path).header).toEqual(CLOSET_HEADER);
+    for (const [audience, expected] of Object.entries(expectedRows(variant))) {
+      expect({ audience, rows: rawRows(fileOf(result, audience).path) }).toEqual({ audience, rows: expected });
+    }
+  });
+
+  it('takes the first item of a multi-item offer and the smallest record id on a tie', () => {
+    expect(rowsOf(result, 'offer_creators').find((r) => r.user_id === id(1))?.variantID).toBe(V.v1);
+    expect(rowsOf(result, 'closet_adders').find((r) => r.user_id === id(16))?.variantID).toBe(V.v9);
+  });
+
+  it('includes the window start, excludes the window end and the time before the window', () => {
+    const all = [...usersOf(result, 'offer_creators'), ...usersOf(result, 'closet_adders'), ...usersOf(result, 'wishlist_adders')];
+    expect(all).toContain(id(3));
+    expect(all).not.toContain(id(4));
+    expect(all).not.toContain(id(12));
+  });
+
+  it('excludes deleted users, deleted wishlist items and items not open for trade', () => {
+    const all = [...usersOf(result, 'offer_creators'), ...usersOf(result, 'closet_adders'), ...usersOf(result, 'wishlist_adders')];
+    expect(all).not.toContain(id(5));
+    expect(rowsOf(result, 'wishlist_adders').find((r) => r.user_id === id(9))?.variantID).toBe(V.v1);
+    expect(usersOf(result, 'closet_adders')).not.toContain(id(8));
+    expect(usersOf(result, 'wishlist_adders')).toContain(id(8));
+  });
+
+  it('applies thresholds at the limit and one below, without fallback', () => {
+    expect(usersOf(result, 'wishlist_adders')).toContain(id(10)); // inventory 3 = limit
+    expect(usersOf(result, 'wishlist_adders')).not.toContain(id(11)); // inventory 2
+    expect(usersOf(result, 'closet_adders')).toContain(id(6)); // wishlist 2 = limit
+    expect(usersOf(result, 'closet_adders')).not.toContain(id(7)); // wishlist 1
+    const all = [...usersOf(result, 'offer_creators'), ...usersOf(result, 'closet_adders'), ...usersOf(result, 'wishlist_adders')];
+    expect(all).not.toContain(id(2)); // dropped offer, no fallback to the wishlist add
+  });
+
+  it('records the window, the automation id and the count at each stage', () => {
+    expect(result.metadata).toMatchObject({
+      automationId: 'auto-7',
+      asOf: AS_OF,
+      window: { start: '2026-11-27T00:00:00.000Z', end: '2026-11-28T00:00:00.000Z' },
+      counts: {
+        activityRows: { offerCreated: 4, closetAdd: 6, wishlistAdd: 5, total: 15 },
+        uniqueUsers: 12,
+        audiences: {
+          offer_creators: { beforeFilter: 4, afterFilter: 3 },
+          closet_adders: { beforeFilter: 4, afterFilter: 3 },
+          wishlist_adders: { beforeFilter: 4, afterFilter: 3 },
+        },
+      },
+    });
+  });
+
+  it('writes one test row per audience from the first production row', () => {
+    for (const audience of Object.keys(EXPECTED) as (keyof typeof EXPECTED)[]) {
+      const [test] = rawRows(fileOf(result, audience, true).path);
+      const first = EXPECTED[audience][0];
+      expect(rawRows(fileOf(result, audience, true).path)).toHaveLength(1);
+      expect(test.slice(0, 4)).toEqual(['0e54067c-4c0e-4e4a-8a23-a47661578059', 'beems', 'Mbiyimoh', '13']);
+      expect(test.slice(4, 7)).toEqual(first.slice(4, 7));
+      expect(test[8]).toBe(first[8]);
+      expect(Number.isNaN(Date.parse(test[7]))).toBe(false);
+    }
+  });
+
+  it('names the six files with one stamp and leaves no temporary file', () => {
+    const names = fs.readdirSync(out).sort();
+    const stamp = names[0].match(/_(\d{8}T\d{6})\.csv$/)?.[1];
+    expect(stamp).toBeDefined();
+    expect(names).toEqual(
+      [
+        `recent-closet-adders_${stamp}.csv`,
+        `recent-closet-adders_TEST_${stamp}.csv`,
+        `recent-offer-creators_${stamp}.csv`,
+        `recent-offer-creators_TEST_${stamp}.csv`,
+        `recent-wishlist-adders_${stamp}.csv`,
+        `recent-wishlist-adders_TEST_${stamp}.csv`,
+      ].sort(),
+    );
+    for (const file of result.csvFiles) expect(path.isAbsolute(file.path)).toBe(true);
+  });
+
+  it('writes RFC 4180 bytes: \\n line ends, no BOM, quotes only where needed', () => {
+    const bytes = fs.readFileSync(fileOf(result, 'offer_creators').path);
+    expect(bytes[0]).not.toBe(0xef);
+    const text = bytes.toString('utf8');
+    expect(text.startsWith(`${OFFER_HEADER.join(',')}\n`)).toBe(true);
+    expect(text).toContain(`,"Air Jordan 1, ""Chicago""",`);
+    expect(text).not.toContain('\r');
+    expect(fs.readFileSync(fileOf(result, 'wishlist_adders').path, 'utf8')).toContain(`,"Dunk Low\nPanda 🐼",`);
+  });
+
+  it('logs each phase with timing, prefixed with the generator name', () => {
+    const ends = events.filter((e) => e.phaseMs !== null).map((e) => e.phase);
+    expect(ends).toEqual(['connect', 'activity', 'demand', 'enrich', 'write']);
+    for (const e of events) expect(e.message.startsWith('[layer3-behavior] ')).toBe(true);
+  });
+});
+
+describe('layer3-behavior runs without writing', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await createTestDatabase('layer3_modes');
+    await loadFixture(url);
+  });
+
+  it('dry run computes the same counts and writes nothing', async () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ae-dry-')), 'not-created');
+    const result = await generateLayer3({ databaseUrl: url, asOf: AS_OF, outputDir: out, dryRun: true, onLog: () => {} });
+    expect(result.success).toBe(true);
+    expect(result.csvFiles).toEqual([]);
+    expect(result.audienceSize).toBe(9);
+    expect(result.metadata?.dryRun).toBe(true);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('no activity in the window: success, no files, reason no_activity', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-none-'));
+    const result = await generateLayer3({ databaseUrl: url, asOf: '2020-06-01T00:00:00Z', outputDir: out, onLog: () => {} });
+    expect(result).toMatchObject({ success: true, csvFiles: [], audienceSize: 0, metadata: { reason: 'no_activity' } });
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
+  it('uses the database now() when asOf is absent, and custom hours and thresholds', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-now-'));
+    const result = await generateLayer3({ databaseUrl: url, outputDir: out, lookbackHours: 24 * 400, coolingHours: 0, minInventoryCount: 0, minWishlistCount: 0, onLog: () => {} });
+    expect(result.success).toBe(true);
+    const asOf = Date.parse(result.metadata!.asOf);
+    expect(Math.abs(asOf - Date.now())).toBeLessThan(60_000);
+    // Everything since 2025-10 is in the window; with no thresholds nobody is dropped.
+    expect(result.metadata?.counts.audiences?.offer_creators).toEqual({ beforeFilter: 5, afterFilter: 5 });
+  });
+
+  it('writes header-only files for empty audiences and placeholder test rows', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-empty-'));
+    const result = await generateLayer3({ databaseUrl: url, asOf: AS_OF, outputDir: out, minInventoryCount: 1000, minWishlistCount: 1000, onLog: () => {} });
+    expect(result.success).toBe(true);
+    expect(result.audienceSize).toBe(0);
+    const file = fileOf(result, 'closet_adders');
+    expect(file.rowCount).toBe(0);
+    expect(fs.readFileSync(file.path, 'utf8')).toBe(`${CLOSET_HEADER.join(',')}\n`);
+    const [test] = rawRows(fileOf(result, 'closet_adders', true).path);
+    expect(test.slice(4)).toEqual(['13', 'Test Product', 'test-variant-id', test[7], '']);
+  });
+});
+
+afterAll(async () => {
+  await shutdown();
+});
