@@ -113,13 +113,7 @@ impl Snapshot {
             _ = cancel.cancelled() => return Err(EngineError::cancelled()),
             opened = tokio::time::timeout(acquire_timeout, open) => match opened {
                 Ok(result) => result?,
-                Err(_) => return Err(EngineError::new(
-                    crate::error::ErrorCode::DatabaseUnreachable,
-                    format!(
-                        "connecting to the database: no connection within acquireTimeoutMs ({} ms); the database is down, unreachable or at its connection limit",
-                        acquire_timeout.as_millis()
-                    ),
-                )),
+                Err(_) => return Err(diagnose_timeout(pool, acquire_timeout).await),
             },
         };
         Ok(Snapshot { tx, now, canceller: Canceller { pool: pool.clone(), backend_pid, cancel } })
@@ -128,6 +122,34 @@ impl Snapshot {
     /// Ends the transaction. It only read, so this is a rollback.
     pub async fn finish(self) -> Result<()> {
         self.tx.rollback().await.map_err(|e| EngineError::from_sqlx("closing the snapshot transaction", e))
+    }
+}
+
+/// After an acquire timeout, one direct connection attempt tells why (refused, bad
+/// password, no such database) when it fails; otherwise the pool was simply full.
+async fn diagnose_timeout(pool: &PgPool, acquire_timeout: Duration) -> EngineError {
+    use sqlx::Connection;
+    let options = (*pool.connect_options()).clone();
+    let attempt = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect_with(&options)).await;
+    match attempt {
+        Ok(Err(error)) => EngineError::from_sqlx("connecting to the database", error),
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            EngineError::new(
+                crate::error::ErrorCode::DatabaseUnreachable,
+                format!(
+                    "connecting to the database: no pooled connection within acquireTimeoutMs ({} ms): the pool is busy with other runs",
+                    acquire_timeout.as_millis()
+                ),
+            )
+        }
+        Err(_) => EngineError::new(
+            crate::error::ErrorCode::DatabaseUnreachable,
+            format!(
+                "connecting to the database: no connection within acquireTimeoutMs ({} ms): the host does not answer",
+                acquire_timeout.as_millis()
+            ),
+        ),
     }
 }
 

@@ -88,6 +88,10 @@ impl EngineError {
                 ErrorCode::DatabaseUnreachable,
                 format!("{doing}: no database connection could be had within the acquire timeout (the database is down, unreachable or at its connection limit)"),
             ),
+            E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Self::new(
+                ErrorCode::DatabaseUnreachable,
+                format!("{doing}: the server closed the connection unexpectedly (is a PostgreSQL server at that address?)"),
+            ),
             E::Io(io) => Self::new(
                 ErrorCode::DatabaseUnreachable,
                 format!("{doing}: the database could not be reached ({io})"),
