@@ -1,0 +1,231 @@
+// `audience-engine/automation`: the V1/V2 switch for push-blaster's automation engine.
+//
+// One environment variable, AUTOMATION_ENGINE_VERSION, read on each call, decides whether an
+// automation's audience is built by the legacy Python script (V1) or by the Rust generator (V2):
+//   unset, `v1`                          -> V1 (the Python script `<scriptsDir>/<scriptId>.py`)
+//   `v2` + a script id the registry knows -> V2 (`generate(scriptId, ...)`)
+//   `v2` + any other script id           -> V1
+//   anything else (`v3`, ...)            -> a warning, then V1
+// A failed run rejects: nothing falls back to V1 in the middle of a run.
+import { generate, listGenerators } from './index';
+import type { CsvFile, GeneratorResult, LogEvent } from './types';
+import { redactSecrets, runV1Script, V1ScriptError } from './v1-executor';
+
+export { V1ScriptError, redactSecrets } from './v1-executor';
+export type { V1FailureKind } from './v1-executor';
+
+/** Default look-back and cooling, in hours, when the automation's parameters omit them. */
+export const DEFAULT_LOOKBACK_HOURS = 48;
+export const DEFAULT_COOLING_HOURS = 12;
+export const DEFAULT_OUTPUT_DIR = '.script-outputs';
+export const ENGINE_VERSION_ENV = 'AUTOMATION_ENGINE_VERSION';
+export const LOG_PREFIX = '[AutomationEngine]';
+
+export type EngineVersion = 'v1' | 'v2';
+
+/** The part of push-blaster's automation that audience generation reads. */
+export interface AutomationScriptParameters {
+  lookback_hours?: number;
+  cooling_hours?: number;
+  [name: string]: unknown;
+}
+
+export interface Automation {
+  id: string | number;
+  audienceCriteria?: {
+    customScript?: {
+      scriptId: string;
+      parameters?: AutomationScriptParameters;
+    };
+    [name: string]: unknown;
+  };
+  [name: string]: unknown;
+}
+
+export interface AudienceGenerationResult {
+  success: boolean;
+  /** Production CSV files (absolute paths). */
+  csvPaths: string[];
+  /** One-row TEST CSV files (absolute paths). */
+  testCsvPaths: string[];
+  /** Production rows over all audiences (test files excluded). */
+  audienceSize: number;
+}
+
+export interface AutomationLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error?(msg: string): void;
+}
+
+export interface AutomationEngineConfig {
+  /** Overrides AUTOMATION_ENGINE_VERSION: `v1` or `v2` (anything else: a warning and V1). */
+  engineVersion?: string;
+  /** Where both engines write their CSV files. Default `.script-outputs`. */
+  outputDir?: string;
+  /** Default: `env.DATABASE_URL`. */
+  databaseUrl?: string;
+  /** V1 only. Default: `env.AUDIENCE_ENGINE_PYTHON`, then `<package root>/.venv/bin/python` if it exists, then `python3`. */
+  pythonPath?: string;
+  /** V1 only: where `<scriptId>.py` lives. Default `<package root>/legacy`. */
+  scriptsDir?: string;
+  /** V1 only: time limit of the script, default 10 minutes. */
+  timeoutMs?: number;
+  /** The host's logger. Default: the console. */
+  logger?: AutomationLogger;
+  /** Where AUTOMATION_ENGINE_VERSION, DATABASE_URL and AUDIENCE_ENGINE_PYTHON are read. Default `process.env`, read at call time. */
+  env?: NodeJS.ProcessEnv;
+  /** The time that stands for "now", given to both engines. Default: the database's now(). */
+  asOf?: Date | string;
+}
+
+/** How a call was routed: useful for logs and tests. */
+export interface EngineRoute {
+  engine: EngineVersion;
+  /** The requested version as given (config or environment), `undefined` when unset. */
+  requested: string | undefined;
+  /** Why this engine. */
+  reason: 'unset' | 'v1' | 'v2' | 'v2_unknown_script' | 'unrecognized_version';
+}
+
+const consoleLogger: AutomationLogger = {
+  info: (msg) => console.log(msg),
+  warn: (msg) => console.warn(msg),
+  error: (msg) => console.error(msg),
+};
+
+/** The requested version from `config.engineVersion` or `AUTOMATION_ENGINE_VERSION`, normalized (`undefined` when unset). */
+export function requestedEngineVersion(config: Pick<AutomationEngineConfig, 'engineVersion' | 'env'> = {}): string | undefined {
+  const raw = config.engineVersion ?? (config.env ?? process.env)[ENGINE_VERSION_ENV];
+  if (raw === undefined || raw === null) return undefined;
+  const value = String(raw).trim();
+  return value === '' ? undefined : value;
+}
+
+/** True when the V2 registry knows `scriptId`, by generator name or legacy script id. */
+export async function isV2Script(scriptId: string): Promise<boolean> {
+  const generators = await listGenerators();
+  return generators.some((g) => g.name === scriptId || g.legacyScriptIds.includes(scriptId));
+}
+
+/** Decides which engine runs `scriptId` (no side effects besides reading the registry). */
+export async function resolveEngine(scriptId: string, config: AutomationEngineConfig = {}): Promise<EngineRoute> {
+  const requested = requestedEngineVersion(config);
+  if (requested === undefined) return { engine: 'v1', requested, reason: 'unset' };
+  const version = requested.toLowerCase();
+  if (version === 'v1') return { engine: 'v1', requested, reason: 'v1' };
+  if (version === 'v2') {
+    return (await isV2Script(scriptId))
+      ? { engine: 'v2', requested, reason: 'v2' }
+      : { engine: 'v1', requested, reason: 'v2_unknown_script' };
+  }
+  return { engine: 'v1', requested, reason: 'unrecognized_version' };
+}
+
+/**
+ * Builds the audience of `automation` with the engine AUTOMATION_ENGINE_VERSION selects (see the
+ * module comment). Resolves on success; rejects with an Error carrying the engine's message when
+ * the run fails (a V2 failure never falls back to V1).
+ */
+export async function executeAudienceGeneration(
+  automation: Automation,
+  config: AutomationEngineConfig = {},
+): Promise<AudienceGenerationResult> {
+  const logger = config.logger ?? consoleLogger;
+  const env = config.env ?? process.env;
+  const script = automation?.audienceCriteria?.customScript;
+  const scriptId = script?.scriptId;
+  if (typeof scriptId !== 'string' || scriptId === '') {
+    const message = `${LOG_PREFIX} automation ${automation?.id} has no audienceCriteria.customScript.scriptId: cannot generate its audience`;
+    logError(logger, message);
+    throw new Error(message);
+  }
+  const parameters = script?.parameters ?? {};
+  const lookbackHours = hoursParameter(parameters.lookback_hours, DEFAULT_LOOKBACK_HOURS);
+  const coolingHours = hoursParameter(parameters.cooling_hours, DEFAULT_COOLING_HOURS);
+  const outputDir = config.outputDir ?? DEFAULT_OUTPUT_DIR;
+  const databaseUrl = config.databaseUrl ?? env.DATABASE_URL;
+
+  const route = await resolveEngine(scriptId, config);
+  if (route.reason === 'unrecognized_version') {
+    logger.warn(
+      `${LOG_PREFIX} Unrecognized ${ENGINE_VERSION_ENV} value ${JSON.stringify(route.requested)} (expected "v1" or "v2"); using V1 Python script executor`,
+    );
+  } else if (route.reason === 'v2_unknown_script') {
+    logger.warn(`${LOG_PREFIX} No V2 native generator is registered for ${scriptId}; using V1 Python script executor`);
+  }
+
+  if (route.engine === 'v2') {
+    logger.info(`${LOG_PREFIX} Using V2 native generator for ${scriptId}`);
+    const result: GeneratorResult = await generate(scriptId, {
+      lookbackHours,
+      coolingHours,
+      automationId: automation.id,
+      outputDir,
+      ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+      ...(config.asOf !== undefined ? { asOf: config.asOf } : {}),
+      ...(config.logger ? { onLog: (event: LogEvent) => forwardLog(logger, event) } : {}),
+    });
+    if (!result.success) {
+      const detail = redactSecrets(result.error ?? 'unknown error', databaseUrl);
+      const message = `${LOG_PREFIX} V2 native generator for ${scriptId} failed${result.errorCode ? ` (${result.errorCode})` : ''}: ${detail}`;
+      logError(logger, message);
+      const error = new Error(message) as Error & { code?: string; engine?: EngineVersion };
+      error.code = result.errorCode;
+      error.engine = 'v2';
+      throw error;
+    }
+    return toAudienceResult(result.csvFiles, result.audienceSize);
+  }
+
+  logger.info(`${LOG_PREFIX} Using V1 Python script executor for ${scriptId}`);
+  try {
+    const result = await runV1Script({
+      scriptId,
+      lookbackHours,
+      coolingHours,
+      outputDir,
+      automationId: automation.id,
+      asOf: config.asOf,
+      databaseUrl,
+      pythonPath: config.pythonPath,
+      scriptsDir: config.scriptsDir,
+      timeoutMs: config.timeoutMs,
+      env,
+      onStderrLine: config.logger ? (line) => logger.info(line) : undefined,
+    });
+    return toAudienceResult(result.csvFiles, result.audienceSize);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    logError(logger, `${LOG_PREFIX} V1 Python script executor for ${scriptId} failed: ${message}`);
+    if (error instanceof V1ScriptError) throw error;
+    throw new Error(redactSecrets(message, databaseUrl));
+  }
+}
+
+function toAudienceResult(files: CsvFile[], audienceSize: number): AudienceGenerationResult {
+  return {
+    success: true,
+    csvPaths: files.filter((f) => !f.isTestFile).map((f) => f.path),
+    testCsvPaths: files.filter((f) => f.isTestFile).map((f) => f.path),
+    audienceSize,
+  };
+}
+
+/** A parameter in hours: a number, or a numeric string; absent/null gives the default. Other values go to the engine, which rejects them. */
+function hoursParameter(value: unknown, fallback: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  return value as number;
+}
+
+function forwardLog(logger: AutomationLogger, event: LogEvent): void {
+  if (event.level === 'error') logError(logger, event.message);
+  else if (event.level === 'warn') logger.warn(event.message);
+  else if (event.level === 'info') logger.info(event.message);
+}
+
+function logError(logger: AutomationLogger, message: string): void {
+  if (logger.error) logger.error(message);
+  else logger.warn(message);
+}
