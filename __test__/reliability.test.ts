@@ -1,0 +1,250 @@
+// Reliability and security cases fast enough for every run of the suite: cancellation,
+// timeouts, concurrency, hostile data, a SELECT-only role, file modes, process exit.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import type { Client } from 'pg';
+
+import { generateLayer3, shutdown } from '../ts/index';
+import type { GeneratorOptions, GeneratorResult } from '../ts/types';
+import { fileOf, readCsv, rowsOf } from './helpers/csv';
+import { adminUrl, createTestDatabase, Fixture, id, ROOT, withClient } from './helpers/db';
+
+const AS_OF = '2026-11-28T12:00:00.000Z';
+const IN_WINDOW = new Date('2026-11-27T10:00:00Z');
+const PASSWORD = new URL(adminUrl()).password;
+
+const HOSTILE_NAMES = [
+  "Robert'); DROP TABLE users;--",
+  '=CMD|" /C calc"!A0',
+  '+SUM(1,2)',
+  '-2+3',
+  '@import',
+  'quote " inside, and a comma',
+  'multi\nline\r\nname',
+  'tab\there\u0007bell\u001bescape',
+  'x'.repeat(10_000),
+  '👟 Ünïcödé 名前',
+];
+
+let url: string;
+
+async function loadFixture(target: string): Promise<void> {
+  const { fixture: f, close } = await Fixture.open(target);
+  try {
+    await f.user({ id: id(900), username: 'holder' });
+    for (const [i, name] of HOSTILE_NAMES.entries()) {
+      const variant = id(600 + i);
+      await f.product(name, [{ id: variant, indexCache: { mens_size: name.slice(0, 20) } }]);
+      await f.stock(id(900), variant, 3);
+      await f.user({ id: id(i + 1), username: name, firstName: name, sizes: [{ value: name }] });
+      await f.offer(id(i + 1), new Date(IN_WINDOW.getTime() + i * 60_000), [[id(3000 + i), variant]]);
+    }
+  } finally {
+    await close();
+  }
+}
+
+function tempDir(label: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `ae-${label}-`));
+}
+
+function run(options: GeneratorOptions): Promise<GeneratorResult> {
+  return generateLayer3({ databaseUrl: url, asOf: AS_OF, onLog: () => {}, ...options });
+}
+
+/** Holds an ACCESS EXCLUSIVE lock on `offers`, so the activity query waits on it. */
+async function lockOffers(): Promise<{ client: Client; release: () => Promise<void> }> {
+  const { Client: PgClient } = await import('pg');
+  const client = new PgClient({ connectionString: url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('LOCK TABLE offers IN ACCESS EXCLUSIVE MODE');
+  return {
+    client,
+    release: async () => {
+      await client.query('ROLLBACK');
+      await client.end();
+    },
+  };
+}
+
+async function engineQueries(): Promise<{ pid: number; state: string; query: string }[]> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query(
+      "SELECT pid, state, query FROM pg_stat_activity WHERE application_name = 'audience-engine' AND datname = current_database()",
+    );
+    return rows;
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  url = await createTestDatabase('reliability');
+  await loadFixture(url);
+});
+
+afterAll(async () => {
+  await shutdown();
+});
+
+describe('hostile data', () => {
+  it('comes out of the CSV exactly as stored', async () => {
+    const out = tempDir('hostile');
+    const result = await run({ outputDir: out });
+    expect(result.success).toBe(true);
+    const rows = rowsOf(result, 'offer_creators');
+    expect(rows).toHaveLength(HOSTILE_NAMES.length);
+    const byUser = new Map(rows.map((r) => [r.user_id, r]));
+    for (const [i, name] of HOSTILE_NAMES.entries()) {
+      const r = byUser.get(id(i + 1));
+      expect(r).toMatchObject({ username: name, firstName: name, usersize: name, product_name: name, relevant_variant_size: name.slice(0, 20) });
+    }
+    // The tables are intact: the SQL in the names was data, never code.
+    const users = await withClient(url, async (c) => (await c.query('SELECT count(*)::int AS n FROM users')).rows[0].n);
+    expect(users).toBe(HOSTILE_NAMES.length + 1);
+  });
+
+  it('creates files readable and writable by their owner only (0600)', async () => {
+    const result = await run({ outputDir: tempDir('mode') });
+    for (const file of result.csvFiles) expect(fs.statSync(file.path).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('cancellation and timeouts', () => {
+  it('an AbortSignal cancels the query on the server and writes nothing', async () => {
+    const lock = await lockOffers();
+    const out = tempDir('cancel');
+    try {
+      const controller = new AbortController();
+      const pending = run({ outputDir: out, signal: controller.signal });
+      await waitFor('the activity query to wait on the lock', async () => {
+        const active = (await engineQueries()).find((q) => q.state === 'active' && q.query.includes('FROM offers'));
+        return active;
+      });
+      controller.abort();
+      const result = await pending;
+      expect(result).toMatchObject({ success: false, errorCode: 'CANCELLED', csvFiles: [] });
+      expect(result.error).toBe('the run was cancelled; no file was written');
+      await waitFor('the query to be gone from the server', async () =>
+        (await engineQueries()).some((q) => q.state === 'active' && q.query.includes('FROM offers')) ? undefined : true,
+      );
+      expect(fs.readdirSync(out)).toEqual([]);
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('an already aborted signal cancels before anything runs', async () => {
+    const result = await run({ outputDir: tempDir('pre-cancel'), signal: AbortSignal.abort() });
+    expect(result).toMatchObject({ success: false, errorCode: 'CANCELLED' });
+  });
+
+  it('a query past statementTimeoutMs fails with QUERY_TIMEOUT and writes nothing', async () => {
+    const lock = await lockOffers();
+    const out = tempDir('timeout');
+    try {
+      const result = await run({ outputDir: out, statementTimeoutMs: 300 });
+      expect(result).toMatchObject({ success: false, errorCode: 'QUERY_TIMEOUT' });
+      expect(result.error).toMatch(/exceeded the statement timeout \(statementTimeoutMs\)/);
+      expect(fs.readdirSync(out)).toEqual([]);
+    } finally {
+      await lock.release();
+    }
+    const again = await run({ outputDir: out });
+    expect(again.success).toBe(true);
+  });
+});
+
+describe('concurrency', () => {
+  it('8 runs at once into one directory: all succeed, 48 distinct complete files', async () => {
+    const out = tempDir('concurrent');
+    const results = await Promise.all(Array.from({ length: 8 }, () => run({ outputDir: out })));
+    for (const r of results) expect(r.success).toBe(true);
+    const paths = results.flatMap((r) => r.csvFiles.map((f) => f.path));
+    expect(new Set(paths).size).toBe(48);
+    expect(fs.readdirSync(out)).toHaveLength(48);
+    for (const r of results) {
+      expect(readCsv(fileOf(r, 'offer_creators').path).rows).toHaveLength(HOSTILE_NAMES.length);
+    }
+  });
+});
+
+describe('least privilege', () => {
+  it('runs under a role that may only SELECT the tables it reads', async () => {
+    await withClient(url, async (c) => {
+      await c.query('DROP ROLE IF EXISTS audience_reader');
+      await c.query("CREATE ROLE audience_reader LOGIN PASSWORD 'reader-secret'");
+      await c.query('GRANT SELECT ON ALL TABLES IN SCHEMA public TO audience_reader');
+    });
+    const readerUrl = new URL(url);
+    readerUrl.username = 'audience_reader';
+    readerUrl.password = 'reader-secret';
+    const result = await generateLayer3({ databaseUrl: readerUrl.toString(), asOf: AS_OF, outputDir: tempDir('reader'), onLog: () => {} });
+    expect(result.success).toBe(true);
+    expect(result.audienceSize).toBe(HOSTILE_NAMES.length);
+  });
+});
+
+describe('the host process', () => {
+  it('a throwing onLog callback does not break the run', async () => {
+    const result = await run({
+      outputDir: tempDir('throwing-log'),
+      onLog: () => {
+        throw new Error('logger down');
+      },
+    });
+    expect(result.success).toBe(true);
+  });
+
+  function runScript(source: string): Promise<{ code: number | null; ms: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const started = Date.now();
+      const child = spawn(process.execPath, ['-e', source], { cwd: ROOT, env: { ...process.env, TEST_URL: url } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, ms: Date.now() - started, stdout, stderr }));
+    });
+  }
+
+  it.each([
+    ['after shutdown()', 'await ae.shutdown();'],
+    ['when the host forgets shutdown()', ''],
+  ])('exits promptly %s', async (_label, tail) => {
+    const out = tempDir('exit');
+    const source = `
+      const ae = require('./dist/index.js');
+      (async () => {
+        const r = await ae.generateLayer3({ databaseUrl: process.env.TEST_URL, asOf: '${AS_OF}', outputDir: ${JSON.stringify(out)}, onLog: () => {} });
+        console.log(JSON.stringify({ success: r.success }));
+        ${tail}
+      })();`;
+    const { code, ms, stdout, stderr } = await runScript(source);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(stdout)).toEqual({ success: true });
+    expect(ms).toBeLessThan(15_000);
+  });
+
+  it('never shows the password in results or logs of a failed login', async () => {
+    const bad = new URL(url);
+    bad.password = 'not-the-password';
+    const messages: string[] = [];
+    const result = await generateLayer3({ databaseUrl: bad.toString(), onLog: (e) => messages.push(e.message) });
+    const everything = JSON.stringify(result) + messages.join('\n');
+    expect(everything).not.toContain('not-the-password');
+    expect(everything).not.toContain(PASSWORD);
+  });
+});
