@@ -118,3 +118,59 @@ export interface GeneratorInfo {
   description: string;
   legacyScriptIds: string[];
 }
+
+/** One action of the user found by `explainUser`. */
+export interface ExplainedAction {
+  type: 'offer_created' | 'closet_add' | 'wishlist_add';
+  /** The offer, inventory item or wishlist item id. */
+  recordId: string;
+  variantId: string;
+  productName: string;
+  /** ISO-8601 UTC. */
+  createdAt: string;
+  /** Where the action falls relative to the window. */
+  position: 'in_window' | 'before_window' | 'after_window';
+  /** For actions outside the window: how far outside, in hours. */
+  hoursOutside?: number;
+}
+
+export type ExplainVerdict =
+  | { kind: 'in_audience'; audienceType: AudienceType; reason: string }
+  | { kind: 'not_found'; reason: string }
+  | { kind: 'deleted'; reason: string }
+  | { kind: 'no_activity'; reason: string }
+  | { kind: 'outside_window'; reason: string }
+  | { kind: 'below_demand'; audienceType: AudienceType; count: number; threshold: number; reason: string };
+
+export interface ExplainResult {
+  success: boolean;
+  userId: string;
+  /** The window used, ISO-8601 UTC; start included, end excluded. */
+  window?: { start: string; end: string };
+  asOf?: string;
+  /** Every action of the user that the rules consider (live items only), newest first (at most 200). */
+  actions: ExplainedAction[];
+  /** The action that won the one-row-per-user pick, and why. */
+  winner?: ExplainedAction & { why: string };
+  /** The demand count of the winner's variant against its threshold. */
+  demand?: { measure: 'inventory_count' | 'wishlist_count'; count: number; threshold: number; passes: boolean };
+  verdict?: ExplainVerdict;
+  /** The CSV row the user gets, when in an audience (column name → value). */
+  row?: Record<string, string>;
+  error?: string;
+  errorCode?: ErrorCode;
+}
+
+/** Options of `explainUser`: the window and thresholds of `GeneratorOptions`. */
+export type ExplainOptions = Pick<
+  GeneratorOptions,
+  | 'lookbackHours'
+  | 'coolingHours'
+  | 'asOf'
+  | 'databaseUrl'
+  | 'minInventoryCount'
+  | 'minWishlistCount'
+  | 'statementTimeoutMs'
+  | 'acquireTimeoutMs'
+  | 'onLog'
+>;
