@@ -1,0 +1,35 @@
+'use strict';
+// Contender 1: V2, called from Node exactly as a host calls it (the built package, dist/).
+//   node bench/contenders/v2.js --database-url URL --as-of ISO --lookback-hours H --cooling-hours C --output-dir DIR
+// Prints the GeneratorResult as one JSON line on stdout (run.js reads phasesMs from it).
+const { generateLayer3, shutdown } = require('../../dist/index.js');
+
+function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i += 2) args[argv[i].replace(/^--/, '')] = argv[i + 1];
+  return args;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const logs = [];
+  const result = await generateLayer3({
+    databaseUrl: args['database-url'],
+    asOf: args['as-of'],
+    lookbackHours: Number(args['lookback-hours'] ?? 48),
+    coolingHours: Number(args['cooling-hours'] ?? 12),
+    outputDir: args['output-dir'],
+    minInventoryCount: Number(args['min-inventory-count'] ?? 3),
+    minWishlistCount: Number(args['min-wishlist-count'] ?? 2),
+    onLog: (event) => logs.push(event.message),
+  });
+  await shutdown();
+  for (const line of logs) process.stderr.write(`${line}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exitCode = result.success ? 0 : 1;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
