@@ -526,6 +526,12 @@ describe('failures', () => {
     expect(error.message).toContain('done, no json');
   });
 
+  test('without pythonPath or AUDIENCE_ENGINE_PYTHON the package .venv python runs the script', async () => {
+    const logs = capture();
+    const result = await executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(logs, { engineVersion: 'v1', pythonPath: undefined, env: {} }));
+    expect(usersIn(result)).toEqual([U_OFFER]);
+  });
+
   test('the python comes from AUDIENCE_ENGINE_PYTHON when config.pythonPath is absent', async () => {
     const error: V1ScriptError = await executeAudienceGeneration(
       automation('generate_layer_3_push_csvs'),
