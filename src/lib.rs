@@ -32,13 +32,7 @@ pub async fn native_generate(
     if let Some(id) = &run_id {
         RUNS.lock().map_err(|_| lock_error())?.insert(id.clone(), cancel.clone());
     }
-    let sink: Option<LogSink> = on_log.map(|callback| {
-        Arc::new(move |event: audience_engine::log::LogEvent| {
-            if let Ok(value) = serde_json::to_value(&event) {
-                callback.call(value, ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        }) as LogSink
-    });
+    let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
         Ok(raw) => run::generate(&name, &raw, sink, cancel).await,
         Err(e) => failed(EngineError::invalid_option(format!("options must be an object of option values ({e})"))),
@@ -47,6 +41,21 @@ pub async fn native_generate(
         RUNS.lock().map_err(|_| lock_error())?.remove(id);
     }
     serde_json::to_value(result).map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
+}
+
+/// Explains one user's place in the Layer 3 audiences. Private: use `explainUser()`.
+#[napi(js_name = "nativeExplainUser")]
+pub async fn native_explain_user(
+    user_id: String,
+    options: serde_json::Value,
+    #[napi(ts_arg_type = "((event: any) => void) | undefined | null")] on_log: Option<LogCallback>,
+) -> Result<serde_json::Value> {
+    let sink = on_log.map(log_sink);
+    let result = match serde_json::from_value::<RawOptions>(options) {
+        Ok(raw) => serde_json::to_value(run::explain_user(&user_id, &raw, sink, CancellationToken::new()).await),
+        Err(e) => serde_json::to_value(failed(EngineError::invalid_option(format!("options must be an object of option values ({e})")))),
+    };
+    result.map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
 }
 
 /// Cancels the run registered under `runId`. Returns false when no such run is active.
@@ -73,6 +82,14 @@ pub async fn native_shutdown() -> Result<()> {
 #[napi(js_name = "nativeOpenPoolCount")]
 pub fn native_open_pool_count() -> u32 {
     audience_engine::db::open_pool_count() as u32
+}
+
+fn log_sink(callback: LogCallback) -> LogSink {
+    Arc::new(move |event: audience_engine::log::LogEvent| {
+        if let Ok(value) = serde_json::to_value(&event) {
+            callback.call(value, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    })
 }
 
 fn failed(error: EngineError) -> run::GeneratorResult {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { native, toWire, type WireValue } from './native';
-import type { GeneratorInfo, GeneratorOptions, GeneratorResult, LogEvent } from './types';
+import type { ExplainOptions, ExplainResult, GeneratorInfo, GeneratorOptions, GeneratorResult, LogEvent } from './types';
 
 export type * from './types';
 
@@ -34,14 +34,7 @@ export async function generate(nameOrLegacyId: string, options: GeneratorOptions
     return failure('CANCELLED', 'the run was cancelled before it started; no file was written', started);
   }
 
-  const wire: Record<string, WireValue> = {};
-  for (const [key, value] of Object.entries(rest)) {
-    const encoded = toWire(value);
-    if (encoded !== undefined) wire[key] = encoded;
-  }
-  if (!('databaseUrl' in wire) && process.env.DATABASE_URL !== undefined) {
-    wire.databaseUrl = { type: 'string', value: process.env.DATABASE_URL };
-  }
+  const wire = toWireOptions(rest);
 
   const runId = signal ? randomUUID() : undefined;
   const abort = () => native.nativeCancel(runId as string);
@@ -54,6 +47,46 @@ export async function generate(nameOrLegacyId: string, options: GeneratorOptions
   } finally {
     signal?.removeEventListener('abort', abort);
   }
+}
+
+/**
+ * Explains why `userId` is, or is not, in the Layer 3 audiences for a window: the user's
+ * actions, the one that won the pick and why, its demand count against the threshold, and
+ * the verdict (in which audience, or the exact rule that kept them out). Never rejects.
+ */
+export async function explainUser(userId: string, options: ExplainOptions = {}): Promise<ExplainResult> {
+  const fail = (errorCode: ExplainResult['errorCode'], error: string): ExplainResult => ({
+    success: false,
+    userId: String(userId),
+    actions: [],
+    error,
+    errorCode,
+  });
+  if (typeof userId !== 'string') return fail('INVALID_OPTION', `userId must be a UUID string, got ${describe(userId)}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    return fail('INVALID_OPTION', `options must be an object, got ${describe(options)}`);
+  }
+  const { onLog, ...rest } = options;
+  if (onLog !== undefined && typeof onLog !== 'function') return fail('INVALID_OPTION', `onLog must be a function, got ${describe(onLog)}`);
+  try {
+    const log = onLog ?? logToConsole;
+    const result = (await native.nativeExplainUser(userId, toWireOptions(rest), (event) => safeLog(log, event as LogEvent))) as ExplainResult;
+    return { ...result, actions: result.actions ?? [] };
+  } catch (error) {
+    return fail('INTERNAL', `the native engine failed: ${(error as Error)?.message ?? String(error)}`);
+  }
+}
+
+function toWireOptions(options: Record<string, unknown>): Record<string, WireValue> {
+  const wire: Record<string, WireValue> = {};
+  for (const [key, value] of Object.entries(options)) {
+    const encoded = toWire(value);
+    if (encoded !== undefined) wire[key] = encoded;
+  }
+  if (!('databaseUrl' in wire) && process.env.DATABASE_URL !== undefined) {
+    wire.databaseUrl = { type: 'string', value: process.env.DATABASE_URL };
+  }
+  return wire;
 }
 
 /** The registered generators. */

@@ -96,3 +96,73 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
 }
+
+/// The options `explainUser` takes: the window, the thresholds and the connection.
+const EXPLAIN_OPTIONS: &[&str] = &[
+    "lookbackHours",
+    "coolingHours",
+    "asOf",
+    "databaseUrl",
+    "minInventoryCount",
+    "minWishlistCount",
+    "statementTimeoutMs",
+    "acquireTimeoutMs",
+];
+
+/// The result of `explainUser`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExplainResult {
+    pub success: bool,
+    pub user_id: String,
+    #[serde(flatten)]
+    pub explanation: Option<crate::generators::layer3::explain::Explanation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+}
+
+/// Explains why `user_id` is or is not in the Layer 3 audiences for the options' window.
+pub async fn explain_user(
+    user_id: &str,
+    raw: &RawOptions,
+    sink: Option<LogSink>,
+    cancel: CancellationToken,
+) -> ExplainResult {
+    let logger = Logger::new(crate::generators::layer3::NAME, sink);
+    let outcome = async {
+        if let Some(key) = raw.keys().find(|k| !EXPLAIN_OPTIONS.contains(&k.as_str())) {
+            return Err(EngineError::invalid_option(format!(
+                "unknown option {key:?} for explainUser; its options are: {}",
+                EXPLAIN_OPTIONS.join(", ")
+            )));
+        }
+        let id = crate::generators::layer3::explain::parse_user_id(user_id)?;
+        let options = parse_options(raw)?;
+        AssertUnwindSafe(crate::generators::layer3::explain::explain(id, &options, &logger, cancel))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(EngineError::internal(format!("explain panicked: {}", panic_message(&panic)))))
+    }
+    .await;
+    match outcome {
+        Ok(explanation) => ExplainResult {
+            success: true,
+            user_id: explanation.user_id.to_string(),
+            explanation: Some(explanation),
+            error: None,
+            error_code: None,
+        },
+        Err(error) => {
+            logger.log(Level::Error, None, format!("explain failed: {error}"));
+            ExplainResult {
+                success: false,
+                user_id: user_id.chars().take(80).collect(),
+                explanation: None,
+                error: Some(error.message),
+                error_code: Some(error.code.as_str()),
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! and filtered by demand, written as three audiences plus their test files.
 //! The rules are in docs/layer3-contract.md.
 
+pub mod explain;
 pub mod queries;
 pub mod rules;
 
@@ -182,7 +183,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     Ok(GeneratorOutput { files, audience_size, metadata })
 }
 
-fn to_row(kept: &Kept, profiles: &HashMap<Uuid, Profile>, variants: &HashMap<Uuid, VariantInfo>) -> Row {
+pub(crate) fn to_row(kept: &Kept, profiles: &HashMap<Uuid, Profile>, variants: &HashMap<Uuid, VariantInfo>) -> Row {
     let action = &kept.pick.action;
     let profile = profiles.get(&action.user_id);
     let variant = variants.get(&action.variant_id);

@@ -185,3 +185,52 @@ pub async fn read_variants(conn: &mut PgConnection, variants: &[Uuid]) -> Result
 pub fn utc_wall_clock(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
 }
+
+/// Whether the user exists and is live (`deleted_at = 0`); `None` if there is no such user.
+pub async fn read_user_liveness(conn: &mut PgConnection, user: Uuid) -> Result<Option<bool>> {
+    let row: Option<(bool,)> = sqlx::query_as("SELECT deleted_at = 0 FROM users WHERE id = $1")
+        .bind(user)
+        .fetch_optional(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx("reading the user", e))?;
+    Ok(row.map(|(live,)| live))
+}
+
+/// Every action of one user, at any time, by the rules of `ACTIVITY_SQL` except the
+/// window (for `explainUser`: it shows what lies outside the window too).
+const USER_ACTIONS_SQL: &str = r#"
+SELECT $1::uuid AS user_id, a.kind, a.product_variant_id, a.created_at, a.record_id
+FROM (
+    SELECT 1::int2 AS kind, first_item.product_variant_id, o.created_at::timestamptz AS created_at, o.id AS record_id
+    FROM offers o
+    CROSS JOIN LATERAL (
+        SELECT oi.product_variant_id FROM offer_items oi
+        WHERE oi.offer_id = o.id ORDER BY oi.id LIMIT 1
+    ) first_item
+    WHERE o.creator_user_id = $1
+    UNION ALL
+    SELECT 2::int2, i.product_variant_id, i.created_at::timestamptz, i.id
+    FROM inventory_items i
+    WHERE i.user_id = $1 AND i.status::text = 'OPEN_FOR_TRADE'
+    UNION ALL
+    SELECT 3::int2, w.product_variant_id, w.created_at::timestamptz, w.id
+    FROM wishlist_items w
+    WHERE w.user_id = $1 AND w.deleted_at = 0
+) a
+ORDER BY a.created_at DESC, a.kind, a.record_id
+"#;
+
+pub async fn read_user_actions(conn: &mut PgConnection, user: Uuid) -> Result<Vec<Action>> {
+    let rows: Vec<(Uuid, i16, Uuid, DateTime<Utc>, Uuid)> = sqlx::query_as(USER_ACTIONS_SQL)
+        .bind(user)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx("reading the user's actions", e))?;
+    rows.into_iter()
+        .map(|(user_id, code, variant_id, created_at, record_id)| {
+            let kind = ActionKind::from_code(code)
+                .ok_or_else(|| EngineError::internal(format!("unknown activity kind {code}")))?;
+            Ok(Action { user_id, kind, variant_id, created_at, record_id })
+        })
+        .collect()
+}
