@@ -401,3 +401,139 @@ describe('compare CLI usage', () => {
     expect(result.err).not.toContain('cli-s3cret-pw');
   });
 });
+
+// A seeded random marketplace: hundreds of users, actions on and around the window's edges,
+// exact ties, microsecond timestamps, counts around the thresholds. V1 and V2 must agree
+// for several windows and as-of times.
+describe('parity on a seeded random marketplace', () => {
+  let url: string;
+  const BASE = Date.parse('2024-06-10T12:00:00Z');
+
+  function rng(seed: number) {
+    let s = seed >>> 0;
+    return () => {
+      s = (s + 0x6d2b79f5) >>> 0;
+      let t = s;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  beforeAll(async () => {
+    url = await createTestDatabase('parity_random');
+    const rand = rng(20240610);
+    const int = (n: number) => Math.floor(rand() * n);
+    const pick = <T,>(xs: T[]) => xs[int(xs.length)];
+    const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[int(16)]).join('');
+    const uuid = () => `${hex(8)}-${hex(4)}-4${hex(3)}-${pick(['8', '9', 'a', 'b'])}${hex(3)}-${hex(12)}`;
+    const names = ['Plain', 'Comma, name', 'Quote "q"', 'Line\nbreak', 'Emoji 👟🔥', ' padded ', 'Tab\there', 'CR\ronly', 'Ünïcödé', '=SUM(A1)'];
+    // Offsets from asOf in microseconds, many on the edges of the default and other windows.
+    const H = 3_600_000_000;
+    const edges = [12, 36, 24, 6, 48, 11.75, 36.25].flatMap((h) => [h * H, h * H - 1, h * H + 1]);
+    const when = () => (rand() < 0.35 ? pick(edges) : int(60 * H));
+
+    const { fixture: f, close } = await Fixture.open(url);
+    try {
+      const attr = uuid();
+      await f.query("INSERT INTO attributes (id, name) VALUES ($1, 'mens_size'), ($2, 'shoe_size')", [attr, uuid()]);
+      const sizeValues = ['10', '9.5', '11', 'M', '10.5', '8'].map((value) => ({ id: uuid(), value }));
+      for (const v of sizeValues) await f.query('INSERT INTO attribute_values (id, attribute_id, value) VALUES ($1, $2, $3)', [v.id, attr, v.value]);
+
+      const variants: string[] = [];
+      for (let p = 0; p < 12; p += 1) {
+        const productId = uuid();
+        await f.query('INSERT INTO products (id, name) VALUES ($1, $2)', [productId, `${pick(names)} #${p}`]);
+        for (let k = 0; k < 3; k += 1) {
+          const variantId = uuid();
+          const cache = pick([{ mens_size: pick(['9', '10', '11.5']) }, {}, null, { mens_size: null }]);
+          await f.query('INSERT INTO product_variants (id, product_id, index_cache) VALUES ($1, $2, $3)', [variantId, productId, JSON.stringify(cache)]);
+          variants.push(variantId);
+        }
+      }
+
+      const users: { id: string; deleted: boolean }[] = [];
+      for (let u = 0; u < 250; u += 1) users.push({ id: uuid(), deleted: rand() < 0.08 });
+      await f.query(
+        'INSERT INTO users (id, username, first_name, deleted_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[])',
+        [
+          users.map((u) => u.id),
+          users.map((_, i) => `${pick(['user', 'name, with comma', 'quote"d', 'ëmoji👍'])}_${i}`),
+          users.map(() => (rand() < 0.15 ? null : pick(['Ann', 'Bo "B"', 'Zoë', '', 'Multi\nLine']))),
+          users.map((u) => (u.deleted ? 1 : 0)),
+        ],
+      );
+      for (const u of users) {
+        if (rand() < 0.5) {
+          const pref = uuid();
+          await f.query('INSERT INTO user_preferences (id, user_id) VALUES ($1, $2)', [pref, u.id]);
+          for (let k = 0; k < 1 + int(3); k += 1) {
+            await f.query('INSERT INTO attribute_preferences (id, user_preference_id, attribute_value_id, preferred) VALUES ($1, $2, $3, $4)', [
+              uuid(),
+              pref,
+              pick(sizeValues).id,
+              rand() < 0.8,
+            ]);
+          }
+        }
+        for (let k = 0; k < int(3); k += 1) {
+          await f.query("INSERT INTO user_activities (id, user_id, last_active) VALUES ($1, $2, to_timestamp($3::double precision / 1e6) AT TIME ZONE 'UTC')", [
+            uuid(),
+            u.id,
+            BASE * 1000 - int(500 * H),
+          ]);
+        }
+      }
+
+      const at = (offsetMicros: number) => BASE * 1000 - offsetMicros; // epoch microseconds
+      const ts = "(to_timestamp(0) AT TIME ZONE 'UTC') + ($5::bigint * interval '1 microsecond')";
+      const inv: unknown[][] = [];
+      const wish: unknown[][] = [];
+      // Background stock and wishes (old), so counts land around the thresholds.
+      for (const v of variants) {
+        for (let k = 0; k < int(5); k += 1) inv.push([uuid(), pick(users).id, v, pick(['OPEN_FOR_TRADE', 'OPEN_FOR_TRADE', 'SOLD']), at(1000 * H)]);
+        for (let k = 0; k < int(4); k += 1) wish.push([uuid(), pick(users).id, v, rand() < 0.2 ? 1 : 0, at(1000 * H)]);
+      }
+      // Recent actions.
+      const shared = Array.from({ length: 6 }, () => when()); // reused times make exact ties
+      const time = () => (rand() < 0.25 ? pick(shared) : when());
+      for (let k = 0; k < 260; k += 1) inv.push([uuid(), pick(users).id, pick(variants), rand() < 0.85 ? 'OPEN_FOR_TRADE' : 'HIDDEN', at(time())]);
+      for (let k = 0; k < 260; k += 1) wish.push([uuid(), pick(users).id, pick(variants), rand() < 0.1 ? 1 : 0, at(time())]);
+      for (const row of inv) {
+        await f.query(`INSERT INTO inventory_items (id, user_id, product_variant_id, status, created_at) VALUES ($1, $2, $3, $4, ${ts})`, row);
+      }
+      for (const row of wish) {
+        await f.query(`INSERT INTO wishlist_items (id, user_id, product_variant_id, deleted_at, created_at) VALUES ($1, $2, $3, $4, ${ts})`, row);
+      }
+      for (let k = 0; k < 180; k += 1) {
+        const offerId = uuid();
+        await f.query(
+          "INSERT INTO offers (id, creator_user_id, created_at) VALUES ($1, $2, (to_timestamp(0) AT TIME ZONE 'UTC') + ($3::bigint * interval '1 microsecond'))",
+          [offerId, pick(users).id, at(time())],
+        );
+        for (let i = 0; i < int(4); i += 1) {
+          await f.query('INSERT INTO offer_items (id, offer_id, product_variant_id) VALUES ($1, $2, $3)', [uuid(), offerId, pick(variants)]);
+        }
+      }
+    } finally {
+      await close();
+    }
+  }, 180_000);
+
+  const cases: { asOf: string; lookbackHours?: number; coolingHours?: number }[] = [
+    { asOf: AS_OF },
+    { asOf: '2024-06-10T17:30:00+05:30' }, // the same instant, with an offset
+    { asOf: '2024-06-10T12:00:00.000001Z', lookbackHours: 36.25, coolingHours: 11.75 },
+    { asOf: AS_OF, lookbackHours: 24, coolingHours: 0 },
+    { asOf: '2024-06-10T06:00:00Z', lookbackHours: 60, coolingHours: 0.5 },
+    { asOf: AS_OF, lookbackHours: 48.0000001, coolingHours: 12.0000004 },
+  ];
+  test.each(cases)('V1 and V2 agree: %o', async (c) => {
+    const report = await compareEngines({ databaseUrl: url, pythonPath: python, env: {}, outDir: fs.mkdtempSync(path.join(scratch, 'rand-')), ...c });
+    if (!report.same) throw new Error(formatReport(report));
+    expect(report.audiences).toHaveLength(3);
+    // Every audience is populated, so the comparison means something.
+    for (const a of report.audiences) expect({ audience: a.audienceType, nonEmpty: a.v1Rows > 5 }).toEqual({ audience: a.audienceType, nonEmpty: true });
+    if (process.env.PARITY_VERBOSE) console.log(report.audiences.map((a) => `${a.audienceType}=${a.v1Rows}`).join(' '));
+  });
+});
