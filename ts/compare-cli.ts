@@ -144,7 +144,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     return report.same ? 0 : 1;
   } catch (error) {
-    io.stderr(`compare: ${redactSecrets((error as Error)?.message ?? String(error), databaseUrl)}\n`);
+    const message = redactSecrets((error as Error)?.message ?? String(error), databaseUrl);
+    io.stderr(`${message.startsWith('compare:') ? message : `compare: ${message}`}\n`);
     return 3;
   } finally {
     await shutdown().catch(() => undefined);

@@ -255,6 +255,10 @@ export function formatReport(report: CompareReport): string {
   );
   lines.push(`  V1 files: ${report.v1Dir} (${report.v1AudienceSize} rows)`);
   lines.push(`  V2 files: ${report.v2Dir} (${report.v2AudienceSize} rows)`);
+  if (report.audiences.length === 0) {
+    lines.push('');
+    lines.push('no production files from either engine (no activity in the window)');
+  }
   for (const a of report.audiences) {
     lines.push('');
     lines.push(
