@@ -1,5 +1,6 @@
 // Layer 3 rules (docs/layer3-contract.md), each with fixture data made for it,
 // against a real PostgreSQL, for both column-type variants of the schema.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -137,12 +138,13 @@ describe.each<SchemaVariant>(['default', 'alternate'])('layer3-behavior on the %
     }
   });
 
-  it('names the six files with one stamp and leaves no temporary file', () => {
+  it('names the six files and the manifest with one stamp and leaves no temporary file', () => {
     const names = fs.readdirSync(out).sort();
-    const stamp = names[0].match(/_(\d{8}T\d{6})\.csv$/)?.[1];
+    const stamp = names.find((n) => n.endsWith('.csv'))?.match(/_(\d{8}T\d{6})\.csv$/)?.[1];
     expect(stamp).toBeDefined();
     expect(names).toEqual(
       [
+        `${stamp}.manifest.json`,
         `recent-closet-adders_${stamp}.csv`,
         `recent-closet-adders_TEST_${stamp}.csv`,
         `recent-offer-creators_${stamp}.csv`,
@@ -152,6 +154,37 @@ describe.each<SchemaVariant>(['default', 'alternate'])('layer3-behavior on the %
       ].sort(),
     );
     for (const file of result.csvFiles) expect(path.isAbsolute(file.path)).toBe(true);
+  });
+
+  it('writes a run manifest whose checksums match the files, without credentials', () => {
+    expect(result.manifestPath).toBe(path.join(fs.realpathSync(out), path.basename(result.manifestPath!)));
+    const text = fs.readFileSync(result.manifestPath!, 'utf8');
+    expect(text).not.toContain(new URL(url).password);
+    expect(text).not.toContain('databaseUrl');
+    const manifest = JSON.parse(text);
+    expect(manifest).toMatchObject({
+      manifestVersion: 1,
+      generator: { name: 'layer3-behavior', version: '1.0.0' },
+      engine: { name: 'audience-engine' },
+      automationId: 'auto-7',
+      asOf: AS_OF,
+      window: result.metadata!.window,
+      counts: result.metadata!.counts,
+      options: { lookbackHours: 48, coolingHours: 12, minInventoryCount: 3, minWishlistCount: 2 },
+    });
+    expect(manifest.files).toHaveLength(6);
+    for (const entry of manifest.files) {
+      const file = result.csvFiles.find((f) => path.basename(f.path) === entry.name)!;
+      const bytes = fs.readFileSync(file.path);
+      expect(entry).toEqual({
+        name: path.basename(file.path),
+        audienceType: file.audienceType,
+        isTestFile: file.isTestFile,
+        rowCount: file.rowCount,
+        bytes: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      });
+    }
   });
 
   it('writes RFC 4180 bytes: \\n line ends, no BOM, quotes only where needed', () => {
@@ -185,6 +218,9 @@ describe('layer3-behavior runs without writing', () => {
     expect(result.csvFiles).toEqual([]);
     expect(result.audienceSize).toBe(9);
     expect(result.metadata?.dryRun).toBe(true);
+    expect(result.manifestPath).toBeUndefined();
+    expect(result.metadata?.manifest).toMatchObject({ stamp: null, generator: { name: 'layer3-behavior' }, counts: result.metadata?.counts });
+    expect(result.metadata?.manifest?.files).toHaveLength(6);
     expect(fs.existsSync(out)).toBe(false);
   });
 

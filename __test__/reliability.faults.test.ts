@@ -73,7 +73,7 @@ async function expectWorks(): Promise<void> {
   const result = await run({ outputDir: dir });
   expect(result.error).toBeUndefined();
   expect(result.audienceSize).toBe(3);
-  expect(fs.readdirSync(dir)).toHaveLength(6);
+  expect(fs.readdirSync(dir)).toHaveLength(7);
 }
 
 async function lockOffers(): Promise<Client> {

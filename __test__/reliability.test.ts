@@ -174,7 +174,7 @@ describe('concurrency', () => {
     for (const r of results) expect(r.success).toBe(true);
     const paths = results.flatMap((r) => r.csvFiles.map((f) => f.path));
     expect(new Set(paths).size).toBe(48);
-    expect(fs.readdirSync(out)).toHaveLength(48);
+    expect(fs.readdirSync(out)).toHaveLength(56); // 6 CSVs and a manifest per run
     for (const r of results) {
       expect(readCsv(fileOf(r, 'offer_creators').path).rows).toHaveLength(HOSTILE_NAMES.length);
     }

@@ -96,6 +96,7 @@ fn failed(error: EngineError) -> run::GeneratorResult {
     run::GeneratorResult {
         success: false,
         csv_files: Vec::new(),
+        manifest_path: None,
         audience_size: 0,
         execution_time_ms: 0.0,
         error: Some(error.message),

@@ -98,11 +98,34 @@ export interface GeneratorMetadata {
   };
   /** Milliseconds per phase. */
   phasesMs: Record<string, number>;
+  /** Dry runs only: the manifest a real run would write (files without checksums). */
+  manifest?: RunManifest;
+}
+
+export interface RunManifest {
+  manifestVersion: 1;
+  generator: { name: string; version: string };
+  engine: { name: string; version: string };
+  automationId: string | null;
+  runStartedAt: string;
+  asOf: string;
+  window: { start: string; end: string };
+  options: Record<string, unknown>;
+  counts: GeneratorMetadata['counts'];
+  /** The file stamp (`<ts>`, or `<ts>-N` when names were taken); null in a dry run. */
+  stamp: string | null;
+  files: { name?: string; audienceType: string; isTestFile: boolean; rowCount: number; bytes?: number; sha256?: string }[];
 }
 
 export interface GeneratorResult {
   success: boolean;
   csvFiles: CsvFile[];
+  /**
+   * The run manifest `<ts>.manifest.json`, written last next to the CSVs: generator and engine
+   * versions, automation id, options (no credentials), asOf, window, the count at every stage,
+   * and each file's row count and SHA-256.
+   */
+  manifestPath?: string;
   /** Production rows over all audiences (test files excluded). */
   audienceSize: number;
   executionTimeMs: number;

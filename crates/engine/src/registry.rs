@@ -60,6 +60,8 @@ pub struct OutputFile {
 #[derive(Debug, Clone)]
 pub struct GeneratorOutput {
     pub files: Vec<OutputFile>,
+    /// The run manifest, written last next to the files.
+    pub manifest_path: Option<PathBuf>,
     /// Production rows over all audiences.
     pub audience_size: usize,
     pub metadata: serde_json::Value,

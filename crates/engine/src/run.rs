@@ -20,6 +20,9 @@ use crate::registry::{self, OutputFile, RunContext};
 pub struct GeneratorResult {
     pub success: bool,
     pub csv_files: Vec<OutputFile>,
+    /// `<ts>.manifest.json` next to the files: what was written and why, with SHA-256 sums.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_path: Option<std::path::PathBuf>,
     pub audience_size: usize,
     pub execution_time_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,6 +70,7 @@ fn finish(outcome: Result<registry::GeneratorOutput>, logger: &Logger, execution
             GeneratorResult {
                 success: true,
                 csv_files: output.files,
+                manifest_path: output.manifest_path,
                 audience_size: output.audience_size,
                 execution_time_ms,
                 error: None,
@@ -79,6 +83,7 @@ fn finish(outcome: Result<registry::GeneratorOutput>, logger: &Logger, execution
             GeneratorResult {
                 success: false,
                 csv_files: Vec::new(),
+                manifest_path: None,
                 audience_size: 0,
                 execution_time_ms,
                 error: Some(error.message),

@@ -30,7 +30,13 @@ impl FileName {
 pub struct WrittenFile {
     pub path: PathBuf,
     pub name: FileName,
+    /// Hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    pub bytes: u64,
 }
+
+/// Makes the set's last file (the manifest) from the final stamp and the files moved so far.
+pub type LastFile<'a> = (FileName, &'a dyn Fn(&str, &[WrittenFile]) -> Vec<u8>);
 
 /// Creates the output directory if missing and checks that it is a writable directory.
 pub fn prepare_output_dir(dir: &Path) -> Result<PathBuf> {
@@ -54,6 +60,16 @@ pub fn prepare_output_dir(dir: &Path) -> Result<PathBuf> {
 struct Pending {
     name: FileName,
     temp: NamedTempFile,
+    sha256: String,
+    bytes: u64,
+}
+
+fn digest(path: &Path) -> io::Result<(String, u64)> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let bytes = io::copy(&mut fs::File::open(path)?, &mut hasher)?;
+    let hex = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((hex, bytes))
 }
 
 /// The files of one run, complete under temporary names until `commit`.
@@ -101,26 +117,25 @@ impl FileSet {
         let rows = write(&mut writer).map_err(|e| self.write_error(&name, e))?;
         let file = writer.into_inner().map_err(|e| self.write_error(&name, e.error()))?;
         file.into_inner().map_err(|e| self.write_error(&name, e.error()))?.sync_all().map_err(|e| self.write_error(&name, e))?;
-        self.pending.push(Pending { name, temp });
+        let (sha256, bytes) = digest(temp.path()).map_err(|e| self.write_error(&name, e))?;
+        self.pending.push(Pending { name, temp, sha256, bytes });
         Ok(rows)
-    }
-
-    /// Writes a file with the given bytes.
-    pub fn add_bytes(&mut self, name: FileName, bytes: &[u8]) -> Result<()> {
-        let mut temp = self.temp_file(&name)?;
-        temp.write_all(bytes).and_then(|_| temp.as_file().sync_all()).map_err(|e| self.write_error(&name, e))?;
-        self.pending.push(Pending { name, temp });
-        Ok(())
     }
 
     /// Moves every file into place under one stamp. If a name is taken (another run
     /// in the same second), the whole set moves to the next stamp (`<ts>-2`, …).
     pub fn commit(self) -> Result<Vec<WrittenFile>> {
+        self.commit_with_last(None).map(|(files, _)| files)
+    }
+
+    /// Like `commit`, then writes `last` (made from the final stamp and the files moved)
+    /// and moves it into place after all the others. Returns the files and the final stamp.
+    pub fn commit_with_last(self, last: Option<LastFile<'_>>) -> Result<(Vec<WrittenFile>, String)> {
         let FileSet { dir, stamp, mut pending } = self;
         for attempt in 1..=MAX_STAMP_ATTEMPTS {
             let stamp = if attempt == 1 { stamp.clone() } else { format!("{stamp}-{attempt}") };
-            match persist_all(&dir, &stamp, pending) {
-                Ok(written) => return Ok(written),
+            match persist_all(&dir, &stamp, pending, last.as_ref()) {
+                Ok(written) => return Ok((written, stamp)),
                 Err(PersistAll::Taken(back)) => pending = back,
                 Err(PersistAll::Failed(e)) => {
                     return Err(EngineError::new(
@@ -143,29 +158,55 @@ enum PersistAll {
     Failed(io::Error),
 }
 
-fn persist_all(dir: &Path, stamp: &str, pending: Vec<Pending>) -> std::result::Result<Vec<WrittenFile>, PersistAll> {
+fn temp_with_bytes(dir: &Path, name: &FileName, stamp: &str, bytes: &[u8]) -> io::Result<NamedTempFile> {
+    let mut temp = tempfile::Builder::new().prefix(&format!(".{}", name.with_stamp(stamp))).suffix(".tmp").tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    Ok(temp)
+}
+
+fn persist_all(
+    dir: &Path,
+    stamp: &str,
+    pending: Vec<Pending>,
+    last: Option<&LastFile<'_>>,
+) -> std::result::Result<Vec<WrittenFile>, PersistAll> {
     let mut done: Vec<WrittenFile> = Vec::new();
     let mut rest = pending.into_iter();
-    while let Some(Pending { name, temp }) = rest.next() {
+    while let Some(Pending { name, temp, sha256, bytes }) = rest.next() {
         let path = dir.join(name.with_stamp(stamp));
         match temp.persist_noclobber(&path) {
-            Ok(_) => done.push(WrittenFile { path, name }),
+            Ok(_) => done.push(WrittenFile { path, name, sha256, bytes }),
             Err(error) => {
                 let taken = error.error.kind() == io::ErrorKind::AlreadyExists;
-                let mut back = vec![Pending { name, temp: error.file }];
-                // Undo this attempt: the files we moved become temporaries again.
-                for written in done.into_iter().rev() {
-                    match undo(dir, &written) {
-                        Ok(temp) => back.insert(0, Pending { name: written.name, temp }),
-                        Err(e) => return Err(PersistAll::Failed(e)),
-                    }
-                }
+                let mut back = undo_all(dir, done)?;
+                back.push(Pending { name, temp: error.file, sha256, bytes });
                 back.extend(rest);
                 return Err(if taken { PersistAll::Taken(back) } else { PersistAll::Failed(error.error) });
             }
         }
     }
+    if let Some((name, make)) = last {
+        let contents = make(stamp, &done);
+        let path = dir.join(name.with_stamp(stamp));
+        let persisted = temp_with_bytes(dir, name, stamp, &contents)
+            .and_then(|temp| temp.persist_noclobber(&path).map_err(|e| e.error));
+        if let Err(error) = persisted {
+            let back = undo_all(dir, done)?;
+            return Err(if error.kind() == io::ErrorKind::AlreadyExists { PersistAll::Taken(back) } else { PersistAll::Failed(error) });
+        }
+    }
     Ok(done)
+}
+
+/// Undoes an attempt: the files it moved become temporaries again.
+fn undo_all(dir: &Path, done: Vec<WrittenFile>) -> std::result::Result<Vec<Pending>, PersistAll> {
+    done.into_iter()
+        .map(|written| {
+            let temp = undo(dir, &written).map_err(PersistAll::Failed)?;
+            Ok(Pending { name: written.name, temp, sha256: written.sha256, bytes: written.bytes })
+        })
+        .collect()
 }
 
 fn undo(dir: &Path, written: &WrittenFile) -> io::Result<NamedTempFile> {
@@ -194,8 +235,8 @@ mod tests {
             w.write_record(["1"])?;
             Ok(1)
         })?;
-        set.add_bytes(FileName::new("", ".manifest.json"), b"{}")?;
-        set.commit()
+        let manifest = |stamp: &str, files: &[WrittenFile]| format!("{stamp}:{}", files[0].sha256).into_bytes();
+        set.commit_with_last(Some((FileName::new("", ".manifest.json"), &manifest))).map(|(files, _)| files)
     }
 
     #[test]
@@ -204,6 +245,11 @@ mod tests {
         let written = write_set(dir.path(), "20260101T000000").unwrap();
         assert_eq!(names(dir.path()), ["20260101T000000.manifest.json", "a_20260101T000000.csv"]);
         assert_eq!(fs::read_to_string(&written[0].path).unwrap(), "h\n1\n");
+        assert_eq!(written[0].sha256, "733e3611b3b9ec754cb628ae0ce9d5f30f09ced371d95b0c605d6c97a75d0545");
+        assert_eq!(written[0].bytes, 4);
+        // The manifest is made from the final stamp and moved in last.
+        let manifest = fs::read_to_string(dir.path().join("20260101T000000.manifest.json")).unwrap();
+        assert_eq!(manifest, format!("20260101T000000:{}", written[0].sha256));
         let mode = fs::metadata(&written[0].path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }

@@ -21,6 +21,8 @@ use crate::output::{prepare_output_dir, FileName, FileSet};
 use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
 
 pub const NAME: &str = "layer3-behavior";
+/// The version of Layer 3's rules (docs/layer3-contract.md), recorded in run manifests.
+pub const VERSION: &str = "1.0.0";
 
 pub static GENERATOR: Generator = Generator {
     info: GeneratorInfo {
@@ -104,7 +106,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         metadata["reason"] = json!("no_activity");
         metadata["counts"] = json!({ "activityRows": activity, "uniqueUsers": 0 });
         metadata["phasesMs"] = json!(timings);
-        return Ok(GeneratorOutput { files: Vec::new(), audience_size: 0, metadata });
+        return Ok(GeneratorOutput { files: Vec::new(), manifest_path: None, audience_size: 0, metadata });
     }
 
     let phase = log.phase("demand", "counting all-time demand for the picked variants");
@@ -164,23 +166,56 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let audience_size = audiences.iter().map(|a| a.rows.len()).sum();
 
     ctx.check_cancelled()?;
-    let files = match output_dir {
+    let manifest = manifest_base(ctx, &metadata);
+    let (files, manifest_path) = match output_dir {
         None => {
             log.info(format!("dry run: {audience_size} rows computed, no files written"));
-            Vec::new()
+            let planned: Vec<serde_json::Value> = audiences
+                .iter()
+                .flat_map(|a| {
+                    [(a.rows.len(), false), (1, true)].map(|(rows, test)| {
+                        json!({ "audienceType": a.audience.as_str(), "isTestFile": test, "rowCount": rows })
+                    })
+                })
+                .collect();
+            metadata["manifest"] = with_files(manifest, None, planned);
+            (Vec::new(), None)
         }
         Some(dir) => {
-            let phase = log.phase("write", "writing the CSV files");
+            let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
-            let files = tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences))
+            let written = tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences, manifest))
                 .await
                 .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
-            timings.insert("write", phase.end(format!("{} files", files.len())));
-            files
+            timings.insert("write", phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))));
+            written
         }
     };
     metadata["phasesMs"] = json!(timings);
-    Ok(GeneratorOutput { files, audience_size, metadata })
+    Ok(GeneratorOutput { files, manifest_path, audience_size, metadata })
+}
+
+const MANIFEST_SUFFIX: &str = ".manifest.json";
+
+/// What the run manifest says besides its files: what ran, with which options, on which window.
+fn manifest_base(ctx: &RunContext, metadata: &serde_json::Value) -> serde_json::Value {
+    json!({
+        "manifestVersion": 1,
+        "generator": { "name": NAME, "version": VERSION },
+        "engine": { "name": "audience-engine", "version": env!("CARGO_PKG_VERSION") },
+        "automationId": ctx.options.automation_id,
+        "runStartedAt": crate::time::iso(ctx.started_at),
+        "asOf": metadata["asOf"],
+        "window": metadata["window"],
+        "options": metadata["options"],
+        "counts": metadata["counts"],
+    })
+}
+
+fn with_files(mut manifest: serde_json::Value, stamp: Option<&str>, files: Vec<serde_json::Value>) -> serde_json::Value {
+    manifest["stamp"] = json!(stamp);
+    manifest["files"] = json!(files);
+    manifest
 }
 
 pub(crate) fn to_row(kept: &Kept, profiles: &HashMap<Uuid, Profile>, variants: &HashMap<Uuid, VariantInfo>) -> Row {
@@ -201,8 +236,13 @@ pub(crate) fn to_row(kept: &Kept, profiles: &HashMap<Uuid, Profile>, variants: &
     }
 }
 
-fn write_files(dir: std::path::PathBuf, stamp: String, audiences: &[AudienceRows]) -> Result<Vec<OutputFile>> {
-    let mut set = FileSet::new(dir, stamp);
+fn write_files(
+    dir: std::path::PathBuf,
+    stamp: String,
+    audiences: &[AudienceRows],
+    manifest: serde_json::Value,
+) -> Result<(Vec<OutputFile>, Option<std::path::PathBuf>)> {
+    let mut set = FileSet::new(dir.clone(), stamp);
     let mut planned = Vec::new();
     let now = Utc::now();
     for audience in audiences {
@@ -224,8 +264,29 @@ fn write_files(dir: std::path::PathBuf, stamp: String, audiences: &[AudienceRows
         })?;
         planned.push((audience.audience, 1, true));
     }
-    let written = set.commit()?;
-    Ok(written
+    let make_manifest = |stamp: &str, written: &[crate::output::WrittenFile]| {
+        let files = written
+            .iter()
+            .zip(&planned)
+            .map(|(file, (audience, row_count, is_test_file))| {
+                json!({
+                    "name": file.name.with_stamp(stamp),
+                    "audienceType": audience.as_str(),
+                    "isTestFile": is_test_file,
+                    "rowCount": row_count,
+                    "bytes": file.bytes,
+                    "sha256": file.sha256,
+                })
+            })
+            .collect();
+        let mut text = serde_json::to_vec_pretty(&with_files(manifest.clone(), Some(stamp), files)).unwrap_or_default();
+        text.push(b'\n');
+        text
+    };
+    let manifest_name = FileName::new("", MANIFEST_SUFFIX);
+    let (written, final_stamp) = set.commit_with_last(Some((manifest_name.clone(), &make_manifest)))?;
+    let manifest_path = Some(dir.join(manifest_name.with_stamp(&final_stamp)));
+    let files = written
         .into_iter()
         .zip(planned)
         .map(|(file, (audience, row_count, is_test_file))| OutputFile {
@@ -234,7 +295,8 @@ fn write_files(dir: std::path::PathBuf, stamp: String, audiences: &[AudienceRows
             is_test_file,
             audience_type: audience.as_str().to_string(),
         })
-        .collect())
+        .collect();
+    Ok((files, manifest_path))
 }
 
 #[cfg(test)]
