@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.nativeCancel = nativeBinding.nativeCancel
+module.exports.nativeExplainUser = nativeBinding.nativeExplainUser
 module.exports.nativeGenerate = nativeBinding.nativeGenerate
 module.exports.nativeListGenerators = nativeBinding.nativeListGenerators
 module.exports.nativeOpenPoolCount = nativeBinding.nativeOpenPoolCount
