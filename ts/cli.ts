@@ -348,6 +348,18 @@ function displayPath(file: string): string {
 }
 
 const AUDIENCE_ORDER = ['offer_creators', 'closet_adders', 'wishlist_adders'];
+const CSV_COLUMNS = [
+  'user_id',
+  'username',
+  'firstName',
+  'usersize',
+  'relevant_variant_size',
+  'product_name',
+  'variantID',
+  'lastActive',
+  'inventory_count',
+  'wishlist_count',
+];
 const PHASE_ORDER = ['connect', 'activity', 'demand', 'enrich', 'write'];
 
 /** Known keys first, in `order`; the others after them, as they came. */
@@ -412,12 +424,26 @@ export function formatSummary(result: ResultWithExtras): string {
   return out.join('\n');
 }
 
-function describeAction(a: ExplainedAction): string[] {
-  const where =
-    a.position === 'in_window'
-      ? 'in window'
-      : `${a.position === 'before_window' ? 'before' : 'after'} window${a.hoursOutside !== undefined ? ` by ${round(a.hoursOutside)} h` : ''}`;
-  return [a.type, a.productName, a.variantId, a.createdAt, where];
+function describeAction(a: ExplainedAction, window: ExplainResult['window']): string[] {
+  return [a.type, a.productName, a.variantId, a.createdAt, position(a, window)];
+}
+
+/** "in window", "before window by 1 s", "after window by 54.31 h", "at the window end (excluded)". */
+function position(a: ExplainedAction, window: ExplainResult['window']): string {
+  if (a.position === 'in_window') return 'in window';
+  // The exact distance from the timestamps when we can (the engine rounds hoursOutside to 0.01 h).
+  const at = Date.parse(a.createdAt);
+  const edge = window ? Date.parse(a.position === 'before_window' ? window.start : window.end) : NaN;
+  const hours = Number.isFinite(at) && Number.isFinite(edge) ? Math.abs(at - edge) / 3_600_000 : a.hoursOutside;
+  if (hours === undefined) return a.position === 'before_window' ? 'before window' : 'after window';
+  if (hours === 0 && a.position === 'after_window') return 'at the window end (excluded)';
+  return `${a.position === 'before_window' ? 'before' : 'after'} window by ${duration(hours)}`;
+}
+
+function duration(hours: number): string {
+  if (hours >= 1) return `${round(hours)} h`;
+  if (hours * 60 >= 1) return `${round(hours * 60)} min`;
+  return `${round(hours * 3600)} s`;
 }
 
 function round(value: number): string {
@@ -435,7 +461,7 @@ export function formatExplain(result: ExplainResult): string {
     out.push(
       table(
         ['type', 'product', 'variant', 'time', 'position'],
-        result.actions.map(describeAction).map((r) => r.map((c) => oneLine(c))),
+        result.actions.map((a) => describeAction(a, result.window)).map((r) => r.map((c) => oneLine(c))),
       )
         .split('\n')
         .map((l) => `  ${l}`)
@@ -463,7 +489,7 @@ export function formatExplain(result: ExplainResult): string {
     out.push('');
     out.push('CSV row:');
     const width = Math.max(...Object.keys(result.row).map((k) => k.length));
-    for (const [column, value] of Object.entries(result.row)) out.push(`  ${column.padEnd(width)}  ${oneLine(value)}`);
+    for (const [column, value] of ordered(Object.entries(result.row), CSV_COLUMNS)) out.push(`  ${column.padEnd(width)}  ${oneLine(value)}`);
   }
   return out.join('\n');
 }
@@ -532,8 +558,6 @@ async function runGenerate(argv: string[], { io, signal }: Context): Promise<num
   return 0;
 }
 
-type ExplainFn = (userId: string, options?: ExplainOptions) => Promise<ExplainResult>;
-
 async function runExplain(argv: string[], { io }: Context): Promise<number> {
   const { values, positionals } = parse('explain', argv, WINDOW_FLAGS);
   if (values.help) {
@@ -547,17 +571,11 @@ async function runExplain(argv: string[], { io }: Context): Promise<number> {
         : `explain takes one user id, got ${positionals.length} arguments; run ${BIN} explain --help`,
     );
   }
-  // explainUser is new; look it up at run time so this CLI also runs against an older API.
-  const explainUser = (api as unknown as Record<string, unknown>).explainUser as ExplainFn | undefined;
-  if (typeof explainUser !== 'function') {
-    io.stderr(`${BIN} explain: this build of audience-engine has no explainUser; rebuild (npm run build) or update the package\n`);
-    return 1;
-  }
   const options = engineOptions(values, io);
   const progress = new Progress(io, !values.quiet);
   let result: ExplainResult;
   try {
-    result = await explainUser(positionals[0], { ...options, onLog: progress.onLog } as ExplainOptions);
+    result = await api.explainUser(positionals[0], { ...options, onLog: progress.onLog } as ExplainOptions);
   } catch (error) {
     progress.stop();
     io.stderr(failureLine('explain', 'INTERNAL', (error as Error)?.message ?? String(error), options.databaseUrl));
