@@ -376,6 +376,32 @@ describe('failures', () => {
     expect(fs.readdirSync(outputDir)).toEqual([]);
   });
 
+  test('with config.env and no databaseUrl, V2 does not fall back to process.env.DATABASE_URL', async () => {
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = url;
+    try {
+      const error: Error & { code?: string } = await executeAudienceGeneration(
+        automation('layer3-behavior'),
+        config(capture(), { engineVersion: 'v2', databaseUrl: undefined, env: {} }),
+      ).then(
+        () => {
+          throw new Error('expected a rejection');
+        },
+        (e) => e,
+      );
+      expect(error.code).toBe('NO_DATABASE_URL');
+      // The URL from config.env is used.
+      const result = await executeAudienceGeneration(
+        automation('layer3-behavior'),
+        config(capture(), { engineVersion: 'v2', databaseUrl: undefined, env: { DATABASE_URL: url } }),
+      );
+      expect(usersIn(result)).toEqual([U_OFFER]);
+    } finally {
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
+    }
+  });
+
   test('a V2 run against an unreachable database rejects and never prints the password', async () => {
     const logs = capture();
     const secretUrl = 'postgres://postgres:V2-sup3r-s3cret@127.0.0.1:1/nowhere';

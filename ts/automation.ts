@@ -144,7 +144,9 @@ export async function executeAudienceGeneration(
   const lookbackHours = hoursParameter(parameters.lookback_hours, DEFAULT_LOOKBACK_HOURS);
   const coolingHours = hoursParameter(parameters.cooling_hours, DEFAULT_COOLING_HOURS);
   const outputDir = config.outputDir ?? DEFAULT_OUTPUT_DIR;
-  const databaseUrl = config.databaseUrl ?? env.DATABASE_URL;
+  // With an explicit `config.env`, that environment is the only source: V2 must not fall back
+  // to process.env.DATABASE_URL when the V1 script would not see one ('' gives NO_DATABASE_URL).
+  const databaseUrl = config.databaseUrl ?? env.DATABASE_URL ?? (config.env ? '' : undefined);
 
   const route = await resolveEngine(scriptId, config);
   if (route.reason === 'unrecognized_version') {
