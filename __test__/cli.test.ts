@@ -160,6 +160,12 @@ describe('generate', () => {
       expect(fs.existsSync(file)).toBe(true);
     }
     expect(fs.readdirSync(out).filter((f) => f.endsWith('.csv'))).toHaveLength(6);
+
+    // The run manifest the engine writes next to the files.
+    const manifest = /^Manifest (\S+\.manifest\.json)$/m.exec(stdout)?.[1];
+    expect(manifest).toBeDefined();
+    expect(path.dirname(manifest as string)).toBe(out);
+    expect(fs.existsSync(manifest as string)).toBe(true);
   });
 
   it('--json prints the result object alone on stdout; --quiet silences stderr', async () => {
@@ -178,6 +184,8 @@ describe('generate', () => {
       wishlist_adders: { beforeFilter: 4, afterFilter: 3 },
     });
     expect(result.metadata?.asOf).toBe(AS_OF);
+    const { manifestPath } = result as GeneratorResult & { manifestPath?: string };
+    expect(fs.existsSync(manifestPath as string)).toBe(true);
   });
 
   it('--json keeps progress on stderr without --quiet', async () => {
@@ -195,6 +203,9 @@ describe('generate', () => {
     expect(run.stdout).toMatch(/^offer_creators\s+4\s+3\s+\(dry run\)$/m);
     expect(run.stdout).toMatch(/^total\s+12\s+9$/m);
     expect(fs.existsSync(out) ? fs.readdirSync(out) : []).toEqual([]);
+    // The manifest a real run would write, printed instead.
+    const [, manifest] = run.stdout.split('Manifest (dry run, not written):\n');
+    expect(JSON.parse(manifest)).toMatchObject({ asOf: AS_OF, window: { start: '2026-11-27T00:00:00.000Z', end: '2026-11-28T00:00:00.000Z' } });
   });
 
   it('passes the window and thresholds through; reads DATABASE_URL', async () => {

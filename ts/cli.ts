@@ -230,7 +230,7 @@ function hintFor(command: string, errorCode: ErrorCode | undefined): string {
     case 'WRITE_FAILED':
       return "check the free space and permissions of the --out directory; no complete file set was written";
     case 'CANCELLED':
-      return 'the run was interrupted and wrote nothing; run it again';
+      return 'run it again';
     default:
       return 'run it again; if it persists, report it with the command you ran';
   }
@@ -412,7 +412,9 @@ export function formatSummary(result: ResultWithExtras): string {
     out.push(table(['audience', 'before filter', 'after filter', 'file'], rows, new Set([1, 2])));
     const tests = result.csvFiles.filter((f) => f.isTestFile);
     if (tests.length) {
-      out.push(`\nand ${tests.length} test files (one row each): ${tests.map((f) => path.basename(f.path)).join(', ')}`);
+      const suffix = /_TEST_([^/\\]+)$/.exec(tests[0].path)?.[1];
+      const names = suffix && tests.every((f) => f.path.endsWith(`_TEST_${suffix}`)) ? `*_TEST_${suffix}` : tests.map((f) => path.basename(f.path)).join(', ');
+      out.push(`\nand ${tests.length} test files, one row each: ${names}`);
     }
   }
   const phases = ordered(Object.entries(meta.phasesMs ?? {}), PHASE_ORDER)
