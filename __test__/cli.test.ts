@@ -420,3 +420,31 @@ describe('compare', () => {
     expect(bad.stderr).toMatch(/unknown argument "--bogus"/);
   });
 });
+
+describe('progress on a terminal', () => {
+  it('draws a spinner line for the running phase, replaced by a ✓ line with the end message', async () => {
+    const { Progress } = await import('../ts/cli');
+    let stderr = '';
+    const progress = new Progress({ stdout: () => {}, stderr: (t) => (stderr += t), env: { NO_COLOR: '1' }, isTTY: true }, true);
+    const event = (message: string, phase: string | null, elapsedMs: number, phaseMs: number | null) =>
+      progress.onLog({ level: 'info', message: `[layer3-behavior] ${message}`, phase, elapsedMs, phaseMs });
+    event('demand: counting all-time demand for the picked variants', 'demand', 100, null);
+    await new Promise((r) => setTimeout(r, 250));
+    event('demand: a note within the phase', 'demand', 300, null);
+    event('demand: done in 412.3 ms: 4380 of 5233 users pass', 'demand', 512.4, 412.3);
+    event('finished in 600.0 ms: 4380 rows in 6 files', null, 600, null);
+    progress.onLog({ level: 'error', message: '[layer3-behavior] failed after 1 ms: X', phase: null, elapsedMs: 601, phaseMs: null });
+    progress.stop();
+
+    const screen = stderr.split('\n').map((line) => line.split('\r').filter((s) => s.replace(/\x1b\[2K/g, '').trim()).at(-1)?.replace(/\x1b\[2K/g, '') ?? '');
+    expect(stderr).toMatch(/\r\x1b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s+0\.\ds {2}demand: counting all-time demand for the picked variants \(0\.\ds\)/);
+    expect(screen).toEqual([
+      '·    0.3s  demand: a note within the phase',
+      '✓    0.5s  demand: done in 412.3 ms: 4380 of 5233 users pass',
+      '·    0.6s  finished in 600.0 ms: 4380 rows in 6 files',
+      '',
+      '',
+    ]);
+    expect(stderr).not.toContain('failed after');
+  });
+});

@@ -198,7 +198,7 @@ function engineOptions(values: Parsed['values'], io: CliIo): GeneratorOptions {
   if (values['dry-run']) options.dryRun = true;
   if (typeof values['automation-id'] === 'string') options.automationId = values['automation-id'];
   const databaseUrl = typeof values['database-url'] === 'string' ? values['database-url'] : io.env.DATABASE_URL;
-  if (databaseUrl !== undefined && databaseUrl !== '') options.databaseUrl = databaseUrl;
+  if (databaseUrl !== undefined) options.databaseUrl = databaseUrl;
   return options as GeneratorOptions;
 }
 
@@ -249,8 +249,9 @@ const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', 
 export class Progress {
   private timer: NodeJS.Timeout | undefined;
   private frame = 0;
-  private running: { text: string; startedAt: number; baseMs: number } | undefined;
+  private running: { phase: string; text: string; startedAt: number; baseMs: number } | undefined;
   private readonly color: boolean;
+  private printed = false;
 
   constructor(
     private readonly io: CliIo,
@@ -263,14 +264,16 @@ export class Progress {
     if (!this.enabled) return;
     // The failure itself is printed once, as the CLI's error line.
     if (event.level === 'error' && event.phase === null) return;
+    this.printed = true;
     const text = event.message.replace(/^\[[^\]]+\]\s*/, '');
     if (!this.io.isTTY) {
       this.io.stderr(`${event.message}\n`);
       return;
     }
-    if (event.phase && event.phaseMs === null) {
+    // A phase's start (a later event of the running phase without phaseMs is a note within it).
+    if (event.phase && event.phaseMs === null && event.phase !== this.running?.phase) {
       this.stopSpinner();
-      this.running = { text, startedAt: Date.now(), baseMs: event.elapsedMs };
+      this.running = { phase: event.phase, text, startedAt: Date.now(), baseMs: event.elapsedMs };
       this.timer = setInterval(() => this.draw(), 80);
       this.timer.unref();
       this.draw();
@@ -288,9 +291,11 @@ export class Progress {
     }
   };
 
-  /** Clears the spinner line (call before printing anything else). */
+  /** Clears the spinner line (call before printing anything else); on a terminal, a blank line after the progress. */
   stop(): void {
     this.stopSpinner();
+    if (this.printed && this.io.isTTY) this.io.stderr('\n');
+    this.printed = false;
   }
 
   private stopSpinner(): void {
@@ -578,10 +583,6 @@ async function runExplain(argv: string[], { io }: Context): Promise<number> {
   let result: ExplainResult;
   try {
     result = await api.explainUser(positionals[0], { ...options, onLog: progress.onLog } as ExplainOptions);
-  } catch (error) {
-    progress.stop();
-    io.stderr(failureLine('explain', 'INTERNAL', (error as Error)?.message ?? String(error), options.databaseUrl));
-    return 1;
   } finally {
     progress.stop();
   }
