@@ -15,3 +15,4 @@ echo "== python unit tests (V1 script helpers)"
 .venv/bin/python -m unittest discover -s legacy -p 'test_*.py'
 echo "== jest (against a real PostgreSQL)"
 npx jest --runInBand
+echo "== package (pack, install offline without cargo, strict TypeScript consumer, run)" && npm run test:package --silent
