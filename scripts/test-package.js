@@ -127,6 +127,47 @@ function installedManifests(nodeModules) {
   return manifests;
 }
 
+/**
+ * Stages the main package and the linux-x64-gnu package in `<work>/stage` as a release does,
+ * and packs both into `<work>/tarballs`: `napi artifacts` copies the binary into
+ * npm/linux-x64-gnu, `napi prepublish --skip-optional-publish` writes optionalDependencies.
+ * napi validates that every configured target has its binary, so it is given a config naming
+ * the one target built here. Returns each step's result; the tarball paths when packing worked.
+ */
+function stageAndPack(work, binary) {
+  const pkg = readJson(path.join(ROOT, 'package.json'));
+  const binaryName = pkg.napi.binaryName;
+  const binaryFile = `${binaryName}.${PLATFORM_DIR}.node`;
+  const napi = path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
+  const stage = path.join(work, 'stage');
+  fs.mkdirSync(stage);
+  for (const entry of [...pkg.files, 'package.json', 'README.md', 'LICENSE']) {
+    if (fs.existsSync(path.join(ROOT, entry))) copy(path.join(ROOT, entry), path.join(stage, entry));
+  }
+  copy(path.join(ROOT, 'npm', PLATFORM_DIR), path.join(stage, 'npm', PLATFORM_DIR));
+  const artifacts = path.join(work, 'artifacts');
+  fs.mkdirSync(artifacts);
+  fs.copyFileSync(binary, path.join(artifacts, binaryFile));
+  const napiConfig = path.join(work, 'napi-config.json');
+  fs.writeFileSync(napiConfig, JSON.stringify({ binaryName, targets: [PLATFORM_TRIPLE] }));
+  const artifactsRun = run('node', [napi, 'artifacts', '-c', napiConfig, '-o', artifacts], { cwd: stage });
+  fs.rmSync(path.join(stage, binaryFile), { force: true }); // artifacts also drops a copy at the root; the main package never ships it
+  const prepublish = run('node', [napi, 'prepublish', '-t', 'npm', '--skip-optional-publish', '--no-gh-release', '-c', napiConfig], { cwd: stage });
+  const tarballs = path.join(work, 'tarballs');
+  fs.mkdirSync(tarballs);
+  const packMain = run('npm', ['pack', '--json', '--pack-destination', tarballs], { cwd: stage });
+  const packPlatform = run('npm', ['pack', '--json', '--pack-destination', tarballs], { cwd: path.join(stage, 'npm', PLATFORM_DIR) });
+  const tarball = (packed) => (packed.ok ? path.join(tarballs, JSON.parse(packed.stdout)[0].filename) : null);
+  return { stage, artifactsRun, prepublish, packMain, packPlatform, mainTgz: tarball(packMain), platformTgz: tarball(packPlatform) };
+}
+
+/** A new project `name` in `dir` with the tarballs installed: offline, nothing from a registry. */
+function installTarballs(dir, name, tarballs, env) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name, version: '1.0.0', private: true }, null, 2)}\n`);
+  return run('npm', ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], { cwd: dir, env });
+}
+
 async function main() {
   const pkg = readJson(path.join(ROOT, 'package.json'));
   const binaryName = pkg.napi.binaryName;
@@ -135,7 +176,6 @@ async function main() {
   const binary = path.resolve(process.env.AUDIENCE_ENGINE_BINARY ?? path.join(ROOT, binaryFile));
   const python = process.env.AUDIENCE_ENGINE_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const napi = path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'audience-engine-package-'));
   fs.chmodSync(work, 0o755);
@@ -153,22 +193,8 @@ async function main() {
     check('dist/ is built (npm run build)', fs.existsSync(path.join(ROOT, 'dist', 'index.d.ts')) && fs.existsSync(path.join(ROOT, 'dist', 'automation.d.ts')));
 
     section('stage and pack (napi artifacts, napi prepublish, npm pack)');
-    const stage = path.join(work, 'stage');
-    fs.mkdirSync(stage);
-    for (const entry of [...pkg.files, 'package.json', 'README.md', 'CHANGELOG.md', 'LICENSE']) {
-      if (fs.existsSync(path.join(ROOT, entry))) copy(path.join(ROOT, entry), path.join(stage, entry));
-    }
-    copy(path.join(ROOT, 'npm', PLATFORM_DIR), path.join(stage, 'npm', PLATFORM_DIR));
-    const artifacts = path.join(work, 'artifacts');
-    fs.mkdirSync(artifacts);
-    fs.copyFileSync(binary, path.join(artifacts, binaryFile));
-    // The targets built here: napi validates that every configured target has its binary.
-    const napiConfig = path.join(work, 'napi-config.json');
-    fs.writeFileSync(napiConfig, JSON.stringify({ binaryName, targets: [PLATFORM_TRIPLE] }));
-    const artifactsRun = run('node', [napi, 'artifacts', '-c', napiConfig, '-o', artifacts], { cwd: stage });
+    const { stage, artifactsRun, prepublish, packMain, packPlatform, mainTgz, platformTgz } = stageAndPack(work, binary);
     check('napi artifacts copies the binary into npm/linux-x64-gnu', artifactsRun.ok && fs.existsSync(path.join(stage, 'npm', PLATFORM_DIR, binaryFile)), artifactsRun.output);
-    fs.rmSync(path.join(stage, binaryFile), { force: true }); // artifacts also drops a copy at the root; the main package never ships it
-    const prepublish = run('node', [napi, 'prepublish', '-t', 'npm', '--skip-optional-publish', '--no-gh-release', '-c', napiConfig], { cwd: stage });
     const staged = readJson(path.join(stage, 'package.json'));
     check(
       `napi prepublish wires optionalDependencies: ${platformPkg.name}@${pkg.version}`,
@@ -182,14 +208,7 @@ async function main() {
       JSON.stringify([platformPkg.os, platformPkg.cpu, platformPkg.libc]) === JSON.stringify([['linux'], ['x64'], ['glibc']]),
     );
     check('the platform package has the main package version', platformPkg.version === pkg.version, `${platformPkg.version} vs ${pkg.version}`);
-
-    const tarballs = path.join(work, 'tarballs');
-    fs.mkdirSync(tarballs);
-    const packMain = run('npm', ['pack', '--json', '--pack-destination', tarballs], { cwd: stage });
-    const packPlatform = run('npm', ['pack', '--json', '--pack-destination', tarballs], { cwd: path.join(stage, 'npm', PLATFORM_DIR) });
     if (!check('npm pack packs both packages', packMain.ok && packPlatform.ok, `${packMain.output}\n${packPlatform.output}`)) return;
-    const mainTgz = path.join(tarballs, JSON.parse(packMain.stdout)[0].filename);
-    const platformTgz = path.join(tarballs, JSON.parse(packPlatform.stdout)[0].filename);
     const mainFiles = listTarball(mainTgz);
     const platformFiles = listTarball(platformTgz);
     const mustShip = [
@@ -217,10 +236,8 @@ async function main() {
       check(`\`command -v ${tool}\` fails on the consumer's PATH`, !found.ok, found.stdout);
     }
     const consumer = path.join(work, 'consumer');
-    fs.mkdirSync(consumer);
-    fs.writeFileSync(path.join(consumer, 'package.json'), `${JSON.stringify({ name: 'package-consumer', version: '1.0.0', private: true }, null, 2)}\n`);
     const consumerEnv = cleanEnv({ PATH: noRustPath, npm_config_cache: path.join(work, 'npm-cache'), npm_config_update_notifier: 'false' });
-    const install = run('npm', ['install', '--offline', '--no-audit', '--no-fund', mainTgz, platformTgz], { cwd: consumer, env: consumerEnv });
+    const install = installTarballs(consumer, 'package-consumer', [mainTgz, platformTgz], consumerEnv);
     if (!check('npm install of the two tarballs succeeds', install.ok, install.output)) return;
     const ls = run('npm', ['ls', '--all', '--json'], { cwd: consumer, env: consumerEnv });
     const tree = JSON.parse(ls.stdout || '{}');
@@ -283,9 +300,13 @@ async function main() {
   }
 }
 
-main()
-  .catch((error) => check('the package test ran to the end', false, error?.stack ?? String(error)))
-  .finally(() => {
-    console.log(`\n${passed} passed, ${failed} failed`);
-    process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
-  });
+module.exports = { ROOT, PLATFORM_DIR, cleanEnv, pathWithoutRust, run, stageAndPack, installTarballs, elfSectionNames };
+
+if (require.main === module) {
+  main()
+    .catch((error) => check('the package test ran to the end', false, error?.stack ?? String(error)))
+    .finally(() => {
+      console.log(`\n${passed} passed, ${failed} failed`);
+      process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
+    });
+}
