@@ -266,6 +266,8 @@ async function main() {
     fs.symlinkSync(path.join(ROOT, 'node_modules', '@types', 'node'), path.join(nodeModules, '@types', 'node'), 'dir');
     const typecheck = run('node', [tsc, '-p', 'tsconfig.json', '--strict', '--noEmit'], { cwd: consumer, env: consumerEnv });
     check('tsc --strict --noEmit passes (types resolve; each @ts-expect-error is an error)', typecheck.ok, typecheck.output);
+    const bundler = run('node', [tsc, '-p', 'tsconfig.json', '--strict', '--noEmit', '--module', 'esnext', '--moduleResolution', 'bundler'], { cwd: consumer, env: consumerEnv });
+    check('... and with moduleResolution bundler', bundler.ok, bundler.output);
     const build = run('node', [tsc, '-p', 'tsconfig.json'], { cwd: consumer, env: consumerEnv });
     if (!check('tsc builds the consumer', build.ok && fs.existsSync(path.join(consumer, 'out', 'main.cjs')), build.output)) return;
 
