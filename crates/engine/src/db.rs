@@ -1,34 +1,49 @@
 //! Database access shared by every generator: one pool per database URL, session
-//! settings, and the run's read-only snapshot transaction with cancellation.
+//! settings, and each run's read-only snapshot, possibly spread over several
+//! connections that share it, with cancellation.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, ErrorCode, Result};
 
-/// Connections per pool: a run uses one for its snapshot plus, on cancellation, one
-/// to cancel the running query; concurrent runs share the rest.
-const MAX_CONNECTIONS: u32 = 8;
+/// Connections that runs may hold at once, per database URL. A run takes all the
+/// connections it needs in one step (a semaphore), so concurrent runs never deadlock
+/// waiting for each other's connections.
+pub const RUN_CONNECTIONS: u32 = 9;
+/// The pool keeps one connection beyond that for `pg_cancel_backend` on cancellation.
+pub const MAX_CONNECTIONS: u32 = RUN_CONNECTIONS + 1;
 /// How long an idle pooled connection is kept before it is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Memory for one sort or hash of a query: the demand counts group hundreds of
+/// thousands of variants, which would spill to disk at PostgreSQL's 4 MB default.
+const WORK_MEM: &str = "64MB";
 
-static POOLS: LazyLock<Mutex<HashMap<String, PgPool>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+/// One database: its pool and the semaphore that hands out run connections.
+#[derive(Clone)]
+pub struct Database {
+    pool: PgPool,
+    permits: Arc<Semaphore>,
+}
 
-/// The pool for `database_url`, created on first use and reused after. Must be called
-/// inside a tokio runtime. Connecting is lazy: errors surface on the first acquire.
-pub fn pool_for(database_url: &str) -> Result<PgPool> {
-    let mut pools = POOLS.lock().map_err(|_| EngineError::internal("the pool registry lock is poisoned"))?;
-    if let Some(pool) = pools.get(database_url) {
-        if !pool.is_closed() {
-            return Ok(pool.clone());
+static DATABASES: LazyLock<Mutex<HashMap<String, Database>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The database at `database_url`, its pool created on first use and reused after.
+/// Must be called inside a tokio runtime. Connecting is lazy: errors surface on first use.
+pub fn database_for(database_url: &str) -> Result<Database> {
+    let mut databases = DATABASES.lock().map_err(|_| EngineError::internal("the pool registry lock is poisoned"))?;
+    if let Some(database) = databases.get(database_url) {
+        if !database.pool.is_closed() {
+            return Ok(database.clone());
         }
     }
     let connect_options = PgConnectOptions::from_str(database_url)
@@ -38,7 +53,7 @@ pub fn pool_for(database_url: &str) -> Result<PgPool> {
         .max_connections(MAX_CONNECTIONS)
         .min_connections(0)
         .idle_timeout(IDLE_TIMEOUT)
-        // Acquire waits are bounded per run (`acquireTimeoutMs`), not here.
+        // Waits are bounded per run (`acquireTimeoutMs`) by the semaphore, not here.
         .acquire_timeout(Duration::from_secs(3600))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
@@ -48,109 +63,190 @@ pub fn pool_for(database_url: &str) -> Result<PgPool> {
             })
         })
         .connect_lazy_with(connect_options);
-    pools.insert(database_url.to_string(), pool.clone());
-    Ok(pool)
+    let database = Database { pool, permits: Arc::new(Semaphore::new(RUN_CONNECTIONS as usize)) };
+    databases.insert(database_url.to_string(), database.clone());
+    Ok(database)
 }
 
 /// Closes every pool and waits for their connections to close.
 pub async fn shutdown() {
-    let pools: Vec<PgPool> = match POOLS.lock() {
-        Ok(mut pools) => pools.drain().map(|(_, pool)| pool).collect(),
+    let databases: Vec<Database> = match DATABASES.lock() {
+        Ok(mut databases) => databases.drain().map(|(_, database)| database).collect(),
         Err(_) => return,
     };
-    for pool in pools {
-        pool.close().await;
+    for database in databases {
+        database.permits.close();
+        database.pool.close().await;
     }
 }
 
 /// Number of open pools (for tests and diagnostics).
 pub fn open_pool_count() -> usize {
-    POOLS.lock().map(|p| p.values().filter(|pool| !pool.is_closed()).count()).unwrap_or(0)
+    DATABASES.lock().map(|d| d.values().filter(|db| !db.pool.is_closed()).count()).unwrap_or(0)
 }
 
-/// One run's view of the database: a `READ ONLY`, `REPEATABLE READ` transaction, so
-/// every read of the run sees the same snapshot.
-pub struct Snapshot {
-    pub tx: Transaction<'static, Postgres>,
-    /// The database's `now()`: the transaction's start time.
+/// Per-run database settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSettings {
+    pub statement_timeout: Duration,
+    pub acquire_timeout: Duration,
+}
+
+/// One run's view of the database: `connections` `READ ONLY`, `REPEATABLE READ`
+/// transactions that all see the same snapshot (the first exports it, the others
+/// import it), so every read of the run is consistent even when queries run in parallel.
+pub struct RunSnapshot {
+    pub connections: Vec<Connection>,
+    /// The database's `now()`: the first transaction's start time.
     pub now: DateTime<Utc>,
+    _permits: OwnedSemaphorePermit,
+}
+
+/// One connection of a run's snapshot.
+pub struct Connection {
+    pub tx: Transaction<'static, Postgres>,
     pub canceller: Canceller,
 }
 
-/// Cancels the snapshot's running query on the server when the run is cancelled.
+impl RunSnapshot {
+    /// Takes `connections` run connections (waiting at most `acquire_timeout`) and opens
+    /// the snapshot on all of them.
+    pub async fn open(
+        database: &Database,
+        connections: u32,
+        settings: RunSettings,
+        cancel: CancellationToken,
+    ) -> Result<RunSnapshot> {
+        let connections = connections.clamp(1, RUN_CONNECTIONS);
+        let open = async {
+            let permits = database
+                .permits
+                .clone()
+                .acquire_many_owned(connections)
+                .await
+                .map_err(|_| EngineError::new(ErrorCode::DatabaseUnreachable, "the engine was shut down: call generate again to reconnect"))?;
+            let (first, now) = begin(database, settings, &cancel, None).await?;
+            let mut all = vec![first];
+            if connections > 1 {
+                let (exported,): (String,) = sqlx::query_as("SELECT pg_export_snapshot()")
+                    .fetch_one(&mut *all[0].tx)
+                    .await
+                    .map_err(|e| EngineError::from_sqlx("exporting the snapshot", e))?;
+                for _ in 1..connections {
+                    all.push(begin(database, settings, &cancel, Some(&exported)).await?.0);
+                }
+            }
+            Ok::<_, EngineError>(RunSnapshot { connections: all, now, _permits: permits })
+        };
+        // The pool retries failed connection attempts until the acquire timeout. When
+        // opening is slow, one direct attempt tells at once whether the database refuses
+        // us (down, wrong password, no such database), so nobody waits the full timeout.
+        let early_check = async {
+            tokio::time::sleep(settings.acquire_timeout.min(EARLY_CHECK_AFTER)).await;
+            match direct_attempt(&database.pool).await {
+                Some(Err(refused)) => refused,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(EngineError::cancelled()),
+            opened = tokio::time::timeout(settings.acquire_timeout, open) => match opened {
+                Ok(result) => result,
+                Err(_) => Err(diagnose_timeout(&database.pool, settings.acquire_timeout).await),
+            },
+            refused = early_check => Err(refused),
+        }
+    }
+
+    /// Ends the transactions. They only read, so this is a rollback.
+    pub async fn finish(self) -> Result<()> {
+        for connection in self.connections {
+            connection.tx.rollback().await.map_err(|e| EngineError::from_sqlx("closing the snapshot transaction", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens one transaction of the run: its own snapshot, or the exported one.
+async fn begin(
+    database: &Database,
+    settings: RunSettings,
+    cancel: &CancellationToken,
+    exported: Option<&str>,
+) -> Result<(Connection, DateTime<Utc>)> {
+    let mut tx = database
+        .pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(|e| EngineError::from_sqlx("connecting to the database", e))?;
+    if let Some(id) = exported {
+        // SET TRANSACTION SNAPSHOT takes no parameters. The id comes from the server's
+        // pg_export_snapshot() and is checked to be hex digits and dashes.
+        if !is_snapshot_id(id) {
+            return Err(EngineError::internal(format!("unexpected snapshot id {id:?} from the server")));
+        }
+        sqlx::raw_sql(AssertSqlSafe(format!("SET TRANSACTION SNAPSHOT '{id}'")))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| EngineError::from_sqlx("sharing the snapshot", e))?;
+    }
+    let (backend_pid, now, _, _): (i32, DateTime<Utc>, String, String) = sqlx::query_as(
+        "SELECT pg_backend_pid(), now(), set_config('statement_timeout', $1, true), set_config('work_mem', $2, true)",
+    )
+    .bind(settings.statement_timeout.as_millis().to_string())
+    .bind(WORK_MEM)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| EngineError::from_sqlx("starting the snapshot transaction", e))?;
+    let canceller = Canceller { pool: database.pool.clone(), backend_pid, cancel: cancel.clone() };
+    Ok((Connection { tx, canceller }, now))
+}
+
+fn is_snapshot_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// How long opening may take before a direct connection attempt checks the database.
+const EARLY_CHECK_AFTER: Duration = Duration::from_millis(500);
+
+/// One connection attempt outside the pool: `None` if the host does not answer in time,
+/// `Some(Err)` with the reason if the database refuses, `Some(Ok)` if it accepts.
+async fn direct_attempt(pool: &PgPool) -> Option<std::result::Result<(), EngineError>> {
+    use sqlx::Connection;
+    let options = (*pool.connect_options()).clone();
+    match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect_with(&options)).await {
+        Err(_) => None,
+        Ok(Err(error)) => Some(Err(EngineError::from_sqlx("connecting to the database", error))),
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Some(Ok(()))
+        }
+    }
+}
+
+/// After an acquire timeout: why no connection came.
+async fn diagnose_timeout(pool: &PgPool, acquire_timeout: Duration) -> EngineError {
+    let waited = acquire_timeout.as_millis();
+    match direct_attempt(pool).await {
+        Some(Err(refused)) => refused,
+        Some(Ok(())) => EngineError::new(
+            ErrorCode::DatabaseUnreachable,
+            format!("connecting to the database: no pooled connection within acquireTimeoutMs ({waited} ms): the pool is busy with other runs"),
+        ),
+        None => EngineError::new(
+            ErrorCode::DatabaseUnreachable,
+            format!("connecting to the database: no connection within acquireTimeoutMs ({waited} ms): the host does not answer"),
+        ),
+    }
+}
+
+/// Cancels a connection's running query on the server when the run is cancelled.
 #[derive(Clone)]
 pub struct Canceller {
     pool: PgPool,
     backend_pid: i32,
     cancel: CancellationToken,
-}
-
-impl Snapshot {
-    /// Acquires a connection (bounded by `acquire_timeout`) and opens the snapshot.
-    pub async fn begin(
-        pool: &PgPool,
-        statement_timeout: Duration,
-        acquire_timeout: Duration,
-        cancel: CancellationToken,
-    ) -> Result<Snapshot> {
-        let open = async {
-            let mut tx = pool
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .await
-                .map_err(|e| EngineError::from_sqlx("connecting to the database", e))?;
-            let (backend_pid, now): (i32, DateTime<Utc>) = sqlx::query_as(
-                "SELECT pg_backend_pid(), now(), set_config('statement_timeout', $1, true)",
-            )
-            .bind(statement_timeout.as_millis().to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map(|(pid, now, _): (i32, DateTime<Utc>, String)| (pid, now))
-            .map_err(|e| EngineError::from_sqlx("starting the snapshot transaction", e))?;
-            Ok::<_, EngineError>((tx, backend_pid, now))
-        };
-        let (tx, backend_pid, now) = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Err(EngineError::cancelled()),
-            opened = tokio::time::timeout(acquire_timeout, open) => match opened {
-                Ok(result) => result?,
-                Err(_) => return Err(diagnose_timeout(pool, acquire_timeout).await),
-            },
-        };
-        Ok(Snapshot { tx, now, canceller: Canceller { pool: pool.clone(), backend_pid, cancel } })
-    }
-
-    /// Ends the transaction. It only read, so this is a rollback.
-    pub async fn finish(self) -> Result<()> {
-        self.tx.rollback().await.map_err(|e| EngineError::from_sqlx("closing the snapshot transaction", e))
-    }
-}
-
-/// After an acquire timeout, one direct connection attempt tells why (refused, bad
-/// password, no such database) when it fails; otherwise the pool was simply full.
-async fn diagnose_timeout(pool: &PgPool, acquire_timeout: Duration) -> EngineError {
-    use sqlx::Connection;
-    let options = (*pool.connect_options()).clone();
-    let attempt = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect_with(&options)).await;
-    match attempt {
-        Ok(Err(error)) => EngineError::from_sqlx("connecting to the database", error),
-        Ok(Ok(connection)) => {
-            let _ = connection.close().await;
-            EngineError::new(
-                crate::error::ErrorCode::DatabaseUnreachable,
-                format!(
-                    "connecting to the database: no pooled connection within acquireTimeoutMs ({} ms): the pool is busy with other runs",
-                    acquire_timeout.as_millis()
-                ),
-            )
-        }
-        Err(_) => EngineError::new(
-            crate::error::ErrorCode::DatabaseUnreachable,
-            format!(
-                "connecting to the database: no connection within acquireTimeoutMs ({} ms): the host does not answer",
-                acquire_timeout.as_millis()
-            ),
-        ),
-    }
 }
 
 impl Canceller {
@@ -177,5 +273,17 @@ impl Canceller {
             sqlx::query("SELECT pg_cancel_backend($1)").bind(self.backend_pid).execute(&self.pool),
         )
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_ids_are_checked() {
+        assert!(is_snapshot_id("00000003-0000001B-1"));
+        assert!(!is_snapshot_id("1'; DROP TABLE users; --"));
+        assert!(!is_snapshot_id(""));
     }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::queries;
 use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker, Thresholds};
 use super::window;
-use crate::db::{pool_for, Snapshot};
+use crate::db::{database_for, RunSettings, RunSnapshot};
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -92,18 +92,21 @@ pub async fn explain(
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's actions");
-    let pool = pool_for(&options.database_url)?;
-    let mut snapshot = Snapshot::begin(&pool, options.statement_timeout, options.acquire_timeout, cancel).await?;
-    let guard = snapshot.canceller.clone();
+    let database = database_for(&options.database_url)?;
+    let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+    let mut snapshot = RunSnapshot::open(&database, 1, settings, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
+    let connection = &mut snapshot.connections[0];
+    let guard = connection.canceller.clone();
+    let tx = &mut connection.tx;
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
 
-    let liveness = guard.guard(queries::read_user_liveness(&mut snapshot.tx, user_id)).await?;
-    let actions = guard.guard(queries::read_user_actions(&mut snapshot.tx, user_id)).await?;
+    let liveness = guard.guard(queries::read_user_liveness(tx, user_id)).await?;
+    let actions = guard.guard(queries::read_user_actions(tx, user_id)).await?;
     let mut variant_ids: Vec<Uuid> = actions.iter().map(|a| a.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
-    let variants = guard.guard(queries::read_variants(&mut snapshot.tx, &variant_ids)).await?;
+    let variants = guard.guard(queries::read_variants(tx, &variant_ids)).await?;
 
     let describe = |a: &Action| describe_action(a, start, end, &variants);
     let listed: Vec<ExplainedAction> = actions.iter().take(MAX_LISTED_ACTIONS).map(describe).collect();
@@ -150,7 +153,7 @@ pub async fn explain(
                 super::rules::Demand::Inventory => (vec![pick.action.variant_id], vec![]),
                 super::rules::Demand::Wishlist => (vec![], vec![pick.action.variant_id]),
             };
-            let counts = guard.guard(queries::read_demand(&mut snapshot.tx, &inventory, &wishlist)).await?;
+            let counts = guard.guard(queries::read_demand_for(tx, &inventory, &wishlist)).await?;
             let count = counts.count(demand, &pick.action.variant_id);
             let thresholds =
                 Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
@@ -158,7 +161,7 @@ pub async fn explain(
             let audience = pick.action.kind.audience();
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
             let mut explanation = if check.passes {
-                let profiles = guard.guard(queries::read_profiles(&mut snapshot.tx, &[user_id])).await?;
+                let profiles = guard.guard(queries::read_profiles(tx, &[user_id])).await?;
                 let row = super::to_row(&Kept { pick, count }, &profiles, &variants);
                 let mut explanation = base(Verdict::InAudience {
                     audience_type: audience,

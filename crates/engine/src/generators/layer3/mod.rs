@@ -14,8 +14,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use self::queries::{Profile, VariantInfo};
-use self::rules::{Audience, Demand, Kept, Picker, Row, Thresholds};
-use crate::db::{pool_for, Snapshot};
+use self::rules::{Audience, DemandCounts, Kept, Picker, Row, Thresholds};
+use crate::db::{database_for, RunSettings, RunSnapshot};
 use crate::error::{EngineError, Result};
 use crate::output::{prepare_output_dir, FileName, FileSet};
 use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
@@ -58,38 +58,52 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let log = &ctx.logger;
     let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
 
-    let phase = log.phase("connect", "opening a read-only snapshot");
-    let pool = pool_for(&options.database_url)?;
-    let mut snapshot =
-        Snapshot::begin(&pool, options.statement_timeout, options.acquire_timeout, ctx.cancel.clone()).await?;
+    let phase = log.phase("connect", "opening a read-only snapshot on 3 connections");
+    let database = database_for(&options.database_url)?;
+    let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+    let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
     let mut timings = HashMap::new();
     timings.insert("connect", phase.end(format!("window [{}, {})", crate::time::iso(start), crate::time::iso(end))));
+    let [c0, c1, c2] = snapshot.connections.as_mut_slice() else {
+        return Err(EngineError::internal("the snapshot did not open 3 connections"));
+    };
 
-    let phase = log.phase("activity", "reading the window's actions");
-    let mut picker = Picker::default();
-    let guard = snapshot.canceller.clone();
-    guard
-        .guard(queries::read_activity(
-            &mut snapshot.tx,
-            queries::utc_wall_clock(start),
-            queries::utc_wall_clock(end),
-            &mut picker,
-        ))
-        .await?;
-    let (picks, activity) = picker.finish();
-    timings.insert(
-        "activity",
-        phase.end(format!(
+    // The window's activity and the all-time demand counts do not depend on each other:
+    // they run in parallel on three connections that share the snapshot.
+    let activity_phase = async {
+        let phase = log.phase("activity", "reading the window's actions");
+        let mut picker = Picker::default();
+        let (start, end) = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
+        c0.canceller.guard(queries::read_activity(&mut c0.tx, start, end, &mut picker)).await?;
+        let (picks, activity) = picker.finish();
+        let ms = phase.end(format!(
             "{} activity rows (offer_created {}, closet_add {}, wishlist_add {}), {} unique users",
             activity.total,
             activity.offer_created,
             activity.closet_add,
             activity.wishlist_add,
             picks.len()
-        )),
-    );
+        ));
+        Ok::<_, EngineError>((picks, activity, ms))
+    };
+    let demand_phase = async {
+        let phase = log.phase("demand", "counting all-time demand per variant");
+        let (inventory, wishlist) = tokio::try_join!(
+            c1.canceller.guard(queries::read_inventory_counts(&mut c1.tx)),
+            c2.canceller.guard(queries::read_wishlist_counts(&mut c2.tx)),
+        )?;
+        let ms = phase.end(format!(
+            "{} variants with open inventory, {} with live wishes",
+            inventory.len(),
+            wishlist.len()
+        ));
+        Ok::<_, EngineError>((DemandCounts { inventory, wishlist }, ms))
+    };
+    let ((picks, activity, activity_ms), (counts, demand_ms)) = tokio::try_join!(activity_phase, demand_phase)?;
+    timings.insert("activity", activity_ms);
+    timings.insert("demand", demand_ms);
 
     let mut metadata = json!({
         "generator": NAME,
@@ -109,27 +123,13 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         return Ok(GeneratorOutput { files: Vec::new(), manifest_path: None, audience_size: 0, metadata });
     }
 
-    let phase = log.phase("demand", "counting all-time demand for the picked variants");
-    let inventory_variants = rules::variants_needing(&picks, Demand::Inventory);
-    let wishlist_variants = rules::variants_needing(&picks, Demand::Wishlist);
-    let counts = guard
-        .guard(queries::read_demand(&mut snapshot.tx, &inventory_variants, &wishlist_variants))
-        .await?;
     let thresholds =
         Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
     let filtered = rules::filter_and_order(&picks, &counts, thresholds);
-    drop(picks);
+    let unique_users = picks.len();
+    drop((picks, counts));
     let kept_total: usize = filtered.iter().map(|(_, kept)| kept.len()).sum();
-    timings.insert(
-        "demand",
-        phase.end(format!(
-            "{} inventory and {} wishlist variants counted; {} of {} users pass the demand filter",
-            inventory_variants.len(),
-            wishlist_variants.len(),
-            kept_total,
-            filtered.iter().map(|(before, _)| before).sum::<usize>()
-        )),
-    );
+    log.info(format!("demand filter: {kept_total} of {unique_users} users kept"));
 
     let phase = log.phase("enrich", "reading profiles and variants of the kept users");
     let users: Vec<Uuid> = filtered.iter().flat_map(|(_, kept)| kept.iter().map(|k| k.pick.action.user_id)).collect();
@@ -137,9 +137,23 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         filtered.iter().flat_map(|(_, kept)| kept.iter().map(|k| k.pick.action.variant_id)).collect();
     variants.sort_unstable();
     variants.dedup();
-    let profiles = guard.guard(queries::read_profiles(&mut snapshot.tx, &users)).await?;
-    let variant_info = guard.guard(queries::read_variants(&mut snapshot.tx, &variants)).await?;
+    let (names, sizes, last_active, variant_info) = if users.is_empty() {
+        Default::default()
+    } else {
+        let names_and_variants = async {
+            let names = c0.canceller.guard(queries::read_names(&mut c0.tx, &users)).await?;
+            let variants = c0.canceller.guard(queries::read_variants(&mut c0.tx, &variants)).await?;
+            Ok::<_, EngineError>((names, variants))
+        };
+        let ((names, variant_info), sizes, last_active) = tokio::try_join!(
+            names_and_variants,
+            c1.canceller.guard(queries::read_sizes(&mut c1.tx, &users)),
+            c2.canceller.guard(queries::read_last_active(&mut c2.tx, &users)),
+        )?;
+        (names, sizes, last_active, variant_info)
+    };
     snapshot.finish().await?;
+    let profiles = queries::merge_profiles(names, sizes, last_active);
     let audiences: Vec<AudienceRows> = Audience::ALL
         .into_iter()
         .zip(filtered)

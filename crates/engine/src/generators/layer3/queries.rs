@@ -64,11 +64,14 @@ pub async fn read_activity(
     Ok(())
 }
 
+// All-time demand per variant, over every variant: one grouped pass, which costs about
+// the same as counting a subset without a tailored index, and can start before the
+// activity query has said which variants matter (the two run in parallel).
 const INVENTORY_COUNTS_SQL: &str = r#"
 SELECT i.product_variant_id, count(*)::int8
 FROM inventory_items i
 JOIN users u ON u.id = i.user_id AND u.deleted_at = 0
-WHERE i.product_variant_id = ANY($1) AND i.status::text = 'OPEN_FOR_TRADE'
+WHERE i.status::text = 'OPEN_FOR_TRADE'
 GROUP BY i.product_variant_id
 "#;
 
@@ -76,22 +79,60 @@ const WISHLIST_COUNTS_SQL: &str = r#"
 SELECT w.product_variant_id, count(*)::int8
 FROM wishlist_items w
 JOIN users u ON u.id = w.user_id AND u.deleted_at = 0
+WHERE w.deleted_at = 0
+GROUP BY w.product_variant_id
+"#;
+
+// The same counts for given variants (explainUser: one variant).
+const INVENTORY_COUNTS_FOR_SQL: &str = r#"
+SELECT i.product_variant_id, count(*)::int8
+FROM inventory_items i
+JOIN users u ON u.id = i.user_id AND u.deleted_at = 0
+WHERE i.product_variant_id = ANY($1) AND i.status::text = 'OPEN_FOR_TRADE'
+GROUP BY i.product_variant_id
+"#;
+
+const WISHLIST_COUNTS_FOR_SQL: &str = r#"
+SELECT w.product_variant_id, count(*)::int8
+FROM wishlist_items w
+JOIN users u ON u.id = w.user_id AND u.deleted_at = 0
 WHERE w.product_variant_id = ANY($1) AND w.deleted_at = 0
 GROUP BY w.product_variant_id
 "#;
 
+/// Open-for-trade inventory of live users, per variant, for every variant.
+pub async fn read_inventory_counts(conn: &mut PgConnection) -> Result<HashMap<Uuid, i64>> {
+    fetch_counts(sqlx::query_as(INVENTORY_COUNTS_SQL).fetch(conn), "counting open inventory").await
+}
+
+/// Live wishlist items of live users, per variant, for every variant.
+pub async fn read_wishlist_counts(conn: &mut PgConnection) -> Result<HashMap<Uuid, i64>> {
+    fetch_counts(sqlx::query_as(WISHLIST_COUNTS_SQL).fetch(conn), "counting wishlist items").await
+}
+
+async fn fetch_counts(
+    mut rows: futures_util::stream::BoxStream<'_, std::result::Result<(Uuid, i64), sqlx::Error>>,
+    doing: &str,
+) -> Result<HashMap<Uuid, i64>> {
+    let mut counts = HashMap::new();
+    while let Some((variant, count)) = rows.try_next().await.map_err(|e| EngineError::from_sqlx(doing, e))? {
+        counts.insert(variant, count);
+    }
+    Ok(counts)
+}
+
 /// All-time demand counts for the given variants.
-pub async fn read_demand(
+pub async fn read_demand_for(
     conn: &mut PgConnection,
     inventory_variants: &[Uuid],
     wishlist_variants: &[Uuid],
 ) -> Result<DemandCounts> {
     let mut counts = DemandCounts::default();
     if !inventory_variants.is_empty() {
-        counts.inventory = count_by_variant(conn, INVENTORY_COUNTS_SQL, inventory_variants, "counting open inventory").await?;
+        counts.inventory = count_by_variant(conn, INVENTORY_COUNTS_FOR_SQL, inventory_variants, "counting open inventory").await?;
     }
     if !wishlist_variants.is_empty() {
-        counts.wishlist = count_by_variant(conn, WISHLIST_COUNTS_SQL, wishlist_variants, "counting wishlist items").await?;
+        counts.wishlist = count_by_variant(conn, WISHLIST_COUNTS_FOR_SQL, wishlist_variants, "counting wishlist items").await?;
     }
     Ok(counts)
 }
@@ -108,48 +149,85 @@ async fn count_by_variant(
 }
 
 /// The profile columns of one user.
-#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
-    pub id: Uuid,
     pub username: String,
     pub first_name: String,
     pub usersize: String,
     pub last_active: String,
 }
 
-const PROFILES_SQL: &str = r#"
-SELECT u.id,
-       coalesce(u.username::text, '') AS username,
-       coalesce(u.first_name::text, '') AS first_name,
-       coalesce(size.value, '') AS usersize,
-       coalesce(activity.last_active, '') AS last_active
+const NAMES_SQL: &str = r#"
+SELECT u.id, coalesce(u.username::text, ''), coalesce(u.first_name::text, '')
 FROM users u
-LEFT JOIN LATERAL (
-    SELECT min(av.value::text COLLATE "C") AS value
-    FROM user_preferences up
-    JOIN attribute_preferences ap ON ap.user_preference_id = up.id AND ap.preferred
-    JOIN attribute_values av ON av.id = ap.attribute_value_id
-    JOIN attributes a ON a.id = av.attribute_id AND a.name::text = 'mens_size'
-    WHERE up.user_id = u.id
-) size ON true
-LEFT JOIN LATERAL (
-    SELECT max(ua.last_active)::text AS last_active
-    FROM user_activities ua
-    WHERE ua.user_id = u.id
-) activity ON true
 WHERE u.id = ANY($1)
 "#;
 
-pub async fn read_profiles(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, Profile>> {
-    if users.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<Profile> = sqlx::query_as(PROFILES_SQL)
+const SIZES_SQL: &str = r#"
+SELECT up.user_id, min(av.value::text COLLATE "C")
+FROM user_preferences up
+JOIN attribute_preferences ap ON ap.user_preference_id = up.id AND ap.preferred
+JOIN attribute_values av ON av.id = ap.attribute_value_id
+JOIN attributes a ON a.id = av.attribute_id AND a.name::text = 'mens_size'
+WHERE up.user_id = ANY($1)
+GROUP BY up.user_id
+"#;
+
+const LAST_ACTIVE_SQL: &str = r#"
+SELECT ua.user_id, max(ua.last_active)::text
+FROM user_activities ua
+WHERE ua.user_id = ANY($1) AND ua.last_active IS NOT NULL
+GROUP BY ua.user_id
+"#;
+
+/// `username` and `first_name` per user.
+pub async fn read_names(conn: &mut PgConnection, users: &[Uuid]) -> Result<Vec<(Uuid, String, String)>> {
+    sqlx::query_as(NAMES_SQL).bind(users).fetch_all(conn).await.map_err(|e| EngineError::from_sqlx("reading user names", e))
+}
+
+/// The preferred `mens_size` per user (the smallest in byte order when there are several).
+pub async fn read_sizes(conn: &mut PgConnection, users: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+    sqlx::query_as(SIZES_SQL).bind(users).fetch_all(conn).await.map_err(|e| EngineError::from_sqlx("reading user sizes", e))
+}
+
+/// The latest `last_active` per user, as PostgreSQL renders it in UTC.
+pub async fn read_last_active(conn: &mut PgConnection, users: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+    sqlx::query_as(LAST_ACTIVE_SQL)
         .bind(users)
         .fetch_all(conn)
         .await
-        .map_err(|e| EngineError::from_sqlx("reading user profiles", e))?;
-    Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+        .map_err(|e| EngineError::from_sqlx("reading last activity", e))
+}
+
+/// Merges the three profile reads.
+pub fn merge_profiles(
+    names: Vec<(Uuid, String, String)>,
+    sizes: Vec<(Uuid, String)>,
+    last_active: Vec<(Uuid, String)>,
+) -> HashMap<Uuid, Profile> {
+    let mut profiles: HashMap<Uuid, Profile> = names
+        .into_iter()
+        .map(|(id, username, first_name)| (id, Profile { username, first_name, ..Profile::default() }))
+        .collect();
+    for (id, size) in sizes {
+        if let Some(p) = profiles.get_mut(&id) {
+            p.usersize = size;
+        }
+    }
+    for (id, at) in last_active {
+        if let Some(p) = profiles.get_mut(&id) {
+            p.last_active = at;
+        }
+    }
+    profiles
+}
+
+/// All three profile reads on one connection (explainUser).
+pub async fn read_profiles(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, Profile>> {
+    let names = read_names(conn, users).await?;
+    let sizes = read_sizes(conn, users).await?;
+    let last_active = read_last_active(conn, users).await?;
+    Ok(merge_profiles(names, sizes, last_active))
 }
 
 /// The product columns of one variant.
