@@ -155,7 +155,11 @@ function contenders(ctx) {
   ];
   const asOfMs = Date.parse(AS_OF);
   return {
-    v2: { command: process.execPath, args: (o) => [path.join(__dirname, 'contenders', 'v2.js'), ...common(o)] },
+    v2: {
+      command: process.execPath,
+      args: (o) => [path.join(__dirname, 'contenders', 'v2.js'), ...common(o)],
+      env: { BENCH_V2_DIR: ctx.v2Dir },
+    },
     seed: { command: process.execPath, args: (o) => [path.join(__dirname, 'contenders', 'seed-plan.js'), ...common(o)] },
     v1: {
       command: 'bash',
@@ -340,6 +344,35 @@ async function benchmarkOnce(ctx, label) {
   return { label, rowsPerAudience, check, summary, v2PhasesMs: v2Phases, v2PhasesRuns: samples.v2.map((s) => s.phasesMs), report, failed: failed.length > 0 };
 }
 
+/**
+ * Copies the built package (index.js, the .node binaries, dist/, package.json) to a temp dir,
+ * so every V2 run of this benchmark uses the same build even if the tree is rebuilt meanwhile.
+ */
+function snapshotPackage() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-v2-package-'));
+  const binaries = fs.readdirSync(ROOT).filter((f) => f.endsWith('.node'));
+  if (binaries.length === 0) throw new Error('no built .node binary in the repository root: run `npm run build` first');
+  for (const f of ['index.js', 'package.json', ...binaries]) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  const binary = binaries[0];
+  const sha256 = require('node:crypto').createHash('sha256').update(fs.readFileSync(path.join(ROOT, binary))).digest('hex');
+  const git = (...a) => {
+    try {
+      return execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
+  return {
+    dir,
+    build: {
+      binary, sha256, builtAt: fs.statSync(path.join(ROOT, binary)).mtime.toISOString(),
+      head: git('rev-parse', '--short', 'HEAD'),
+      dirty: git('status', '--porcelain', '--', 'crates', 'src', 'ts', 'Cargo.toml', 'Cargo.lock') !== '',
+    },
+  };
+}
+
 async function applyRecommendedIndexes(url) {
   const { Client } = require('pg');
   const client = new Client({ connectionString: url });
@@ -396,10 +429,13 @@ async function main() {
   const cleanup = async () => {
     if (server) await server.stop().catch(() => {});
     server = null;
+    if (ctx.v2Dir) fs.rmSync(ctx.v2Dir, { recursive: true, force: true });
   };
   process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
   try {
     if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: run `npm run build` first');
+    ({ dir: ctx.v2Dir, build: results.build } = snapshotPackage());
+    log(`V2: ${results.build.binary} (${results.build.sha256.slice(0, 12)}, built ${results.build.builtAt}), HEAD ${results.build.head}${results.build.dirty ? ' + uncommitted changes' : ''}`);
     if (args.contenders.includes('sql')) {
       ctx.psql = findPsql();
       if (!ctx.psql) throw new Error('psql not found (the sql contender needs it): install a PostgreSQL client or drop sql from --contenders');

@@ -2,7 +2,11 @@
 // Contender 1: V2, called from Node exactly as a host calls it (the built package, dist/).
 //   node bench/contenders/v2.js --database-url URL --as-of ISO --lookback-hours H --cooling-hours C --output-dir DIR
 // Prints the GeneratorResult as one JSON line on stdout (run.js reads phasesMs from it).
-const { generateLayer3, shutdown } = require('../../dist/index.js');
+// BENCH_V2_DIR: a copy of the package (index.js, the .node, dist/) that bench/run.js takes at its
+// start, so a rebuild in the working tree during a benchmark does not change the contender.
+const path = require('node:path');
+const pkg = process.env.BENCH_V2_DIR ?? path.join(__dirname, '..', '..');
+const { generateLayer3, shutdown } = require(path.join(pkg, 'dist', 'index.js'));
 
 function parseArgs(argv) {
   const args = {};
