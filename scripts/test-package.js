@@ -16,7 +16,8 @@
 //    NAPI_RS_NATIVE_LIBRARY_PATH.
 //
 // Needs: the release binary (`npm run build`; or AUDIENCE_ENGINE_BINARY=path), dist/ built,
-// and .venv (`bash scripts/setup-python.sh`) or AUDIENCE_ENGINE_PYTHON for V1.
+// and .venv (`bash scripts/setup-python.sh`) or AUDIENCE_ENGINE_PYTHON for V1. Starts a throwaway
+// PostgreSQL, or creates a database on the server of TEST_DATABASE_URL when that is set.
 // KEEP_PACKAGE_TEST=1 keeps the temp dir. Ends with `N passed, N failed`; exits 1 on any failure.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -168,6 +169,17 @@ function installTarballs(dir, name, tarballs, env) {
   return run('npm', ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], { cwd: dir, env });
 }
 
+async function dropDatabase(adminUrl, name) {
+  const { Client } = require('pg');
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
 async function main() {
   const pkg = readJson(path.join(ROOT, 'package.json'));
   const binaryName = pkg.napi.binaryName;
@@ -275,8 +287,9 @@ async function main() {
     if (!check(`a python with psycopg for V1 (${path.relative(ROOT, python) || python})`, fs.existsSync(python), 'run `bash scripts/setup-python.sh` or set AUDIENCE_ENGINE_PYTHON')) return;
     const { startPostgres, createDatabase } = require('./pg-server.js');
     const { prepareDatabase, generate: generateData, T0 } = require('../bench/datagen.js');
-    server = await startPostgres();
-    const url = await createDatabase(server.url, 'package_consumer');
+    // TEST_DATABASE_URL (as for jest): a database is created on that server; otherwise a throwaway one.
+    if (!process.env.TEST_DATABASE_URL) server = await startPostgres();
+    const url = await createDatabase(process.env.TEST_DATABASE_URL ?? server.url, 'audience_engine_package_test');
     await prepareDatabase(url);
     await generateData(url, { users: 2000, quiet: true });
     const asOf = new Date(Date.parse(T0) + 12 * 3600_000).toISOString();
@@ -297,6 +310,7 @@ async function main() {
     check('the consumer exits 0 by itself (pools closed, nothing left running)', consumerRun.ok, consumerRun.output.slice(-3000));
   } finally {
     if (server) await server.stop().catch((error) => console.error(`could not stop PostgreSQL: ${error.message}`));
+    else if (process.env.TEST_DATABASE_URL) await dropDatabase(process.env.TEST_DATABASE_URL, 'audience_engine_package_test').catch(() => undefined);
     if (process.env.KEEP_PACKAGE_TEST) console.log(`\nkept ${work}`);
     else fs.rmSync(work, { recursive: true, force: true });
   }
