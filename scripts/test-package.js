@@ -9,7 +9,8 @@
 //    the committed package.json keeps every target (see docs/packaging.md).
 // 2. Creates a fresh project in a temp dir and `npm install`s the two tarballs offline, with
 //    an empty npm cache and a PATH without cargo or rustc.
-// 3. Compiles __test__/package-consumer (strict, node16 resolution, our .d.ts checked).
+// 3. Imports both entry points from an ES module; compiles __test__/package-consumer (strict,
+//    node16 and bundler resolution, our .d.ts checked).
 // 4. Runs it against a throwaway PostgreSQL loaded with a synthetic marketplace: a dry run, a
 //    real run, and V1 then V2 through `audience-engine/automation`.
 // 5. Checks that nothing installed has an install script and that the binary loaded without
@@ -269,6 +270,20 @@ async function main() {
       manifests.length >= 2 && installScripts.length === 0,
       installScripts.join('\n'),
     );
+
+    const esm = run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        "import { generate, generateLayer3, listGenerators, shutdown } from 'audience-engine';\n" +
+          "import { executeAudienceGeneration } from 'audience-engine/automation';\n" +
+          "if (![generate, generateLayer3, listGenerators, shutdown, executeAudienceGeneration].every((f) => typeof f === 'function')) throw new Error('missing export');\n" +
+          "console.log((await listGenerators()).map((g) => g.name).join());",
+      ],
+      { cwd: consumer, env: consumerEnv },
+    );
+    check('an ES module host imports the named exports of both entry points', esm.ok && esm.stdout.trim() === 'layer3-behavior', esm.output);
 
     section('compile the strict TypeScript consumer (node16 resolution, our .d.ts checked)');
     copy(path.join(ROOT, '__test__', 'package-consumer', 'tsconfig.json'), path.join(consumer, 'tsconfig.json'));
