@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use self::queries::{Profile, VariantInfo};
-use self::rules::{Audience, DemandCounts, Kept, Picker, Row, Thresholds};
+use self::rules::{ActionKind, Audience, Demand, DemandCounts, Kept, Picker, Row, Thresholds};
 use crate::db::{database_for, RunSettings, RunSnapshot};
 use crate::error::{EngineError, Result};
 use crate::output::{prepare_output_dir, FileName, FileSet};
@@ -46,11 +46,24 @@ pub fn window(as_of: DateTime<Utc>, lookback_hours: f64, cooling_hours: f64) -> 
     (start, end)
 }
 
-/// One audience after the filter, with its rows enriched.
+/// One audience after the filter. Rows are built from `Enrichment` as they are written,
+/// so the run never holds all rows as strings at once.
 struct AudienceRows {
     audience: Audience,
     before_filter: usize,
-    rows: Vec<Row>,
+    kept: Vec<Kept>,
+}
+
+/// The profile and variant columns of the kept rows.
+struct Enrichment {
+    profiles: HashMap<Uuid, Profile>,
+    variants: HashMap<Uuid, VariantInfo>,
+}
+
+impl Enrichment {
+    fn row(&self, kept: &Kept) -> Row {
+        to_row(kept, &self.profiles, &self.variants)
+    }
 }
 
 async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
@@ -70,40 +83,46 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         return Err(EngineError::internal("the snapshot did not open 3 connections"));
     };
 
-    // The window's activity and the all-time demand counts do not depend on each other:
-    // they run in parallel on three connections that share the snapshot.
-    let activity_phase = async {
-        let phase = log.phase("activity", "reading the window's actions");
-        let mut picker = Picker::default();
-        let (start, end) = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
-        c0.canceller.guard(queries::read_activity(&mut c0.tx, start, end, &mut picker)).await?;
-        let (picks, activity) = picker.finish();
-        let ms = phase.end(format!(
+    // The three kinds of action are read in parallel, each into its own picker.
+    let phase = log.phase("activity", "reading the window's actions");
+    let (start_at, end_at) = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
+    let (mut offers, mut closet, mut wishlist) = (Picker::default(), Picker::default(), Picker::default());
+    tokio::try_join!(
+        c0.canceller.guard(queries::read_actions(&mut c0.tx, ActionKind::OfferCreated, start_at, end_at, &mut offers)),
+        c1.canceller.guard(queries::read_actions(&mut c1.tx, ActionKind::ClosetAdd, start_at, end_at, &mut closet)),
+        c2.canceller.guard(queries::read_actions(&mut c2.tx, ActionKind::WishlistAdd, start_at, end_at, &mut wishlist)),
+    )?;
+    let (picks, activity) = Picker::merge([offers, closet, wishlist]).finish();
+    timings.insert(
+        "activity",
+        phase.end(format!(
             "{} activity rows (offer_created {}, closet_add {}, wishlist_add {}), {} unique users",
             activity.total,
             activity.offer_created,
             activity.closet_add,
             activity.wishlist_add,
             picks.len()
-        ));
-        Ok::<_, EngineError>((picks, activity, ms))
-    };
-    let demand_phase = async {
-        let phase = log.phase("demand", "counting all-time demand per variant");
-        let (inventory, wishlist) = tokio::try_join!(
-            c1.canceller.guard(queries::read_inventory_counts(&mut c1.tx)),
-            c2.canceller.guard(queries::read_wishlist_counts(&mut c2.tx)),
-        )?;
-        let ms = phase.end(format!(
-            "{} variants with open inventory, {} with live wishes",
-            inventory.len(),
-            wishlist.len()
-        ));
-        Ok::<_, EngineError>((DemandCounts { inventory, wishlist }, ms))
-    };
-    let ((picks, activity, activity_ms), (counts, demand_ms)) = tokio::try_join!(activity_phase, demand_phase)?;
-    timings.insert("activity", activity_ms);
-    timings.insert("demand", demand_ms);
+        )),
+    );
+
+    // Only the picked variants' demand matters; the two counts run in parallel.
+    let phase = log.phase("demand", "counting all-time demand for the picked variants");
+    let inventory_variants = rules::variants_needing(&picks, Demand::Inventory);
+    let wishlist_variants = rules::variants_needing(&picks, Demand::Wishlist);
+    let (inventory, wishlist) = tokio::try_join!(
+        c1.canceller.guard(queries::read_inventory_counts_for(&mut c1.tx, &inventory_variants)),
+        c2.canceller.guard(queries::read_wishlist_counts_for(&mut c2.tx, &wishlist_variants)),
+    )?;
+    let counts = DemandCounts { inventory, wishlist };
+    timings.insert(
+        "demand",
+        phase.end(format!(
+            "{} inventory and {} wishlist variants counted",
+            inventory_variants.len(),
+            wishlist_variants.len()
+        )),
+    );
+    drop((inventory_variants, wishlist_variants));
 
     let mut metadata = json!({
         "generator": NAME,
@@ -153,23 +172,21 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         (names, sizes, last_active, variant_info)
     };
     snapshot.finish().await?;
-    let profiles = queries::merge_profiles(names, sizes, last_active);
+    let enrichment = Enrichment { profiles: queries::merge_profiles(names, sizes, last_active), variants: variant_info };
     let audiences: Vec<AudienceRows> = Audience::ALL
         .into_iter()
         .zip(filtered)
-        .map(|(audience, (before_filter, kept))| AudienceRows {
-            audience,
-            before_filter,
-            rows: kept.iter().map(|k| to_row(k, &profiles, &variant_info)).collect(),
-        })
+        .map(|(audience, (before_filter, kept))| AudienceRows { audience, before_filter, kept })
         .collect();
-    timings.insert("enrich", phase.end(format!("{} profiles, {} variants", profiles.len(), variant_info.len())));
-    drop((profiles, variant_info));
+    timings.insert(
+        "enrich",
+        phase.end(format!("{} profiles, {} variants", enrichment.profiles.len(), enrichment.variants.len())),
+    );
 
     let audience_counts: serde_json::Map<String, serde_json::Value> = audiences
         .iter()
         .map(|a| {
-            (a.audience.as_str().to_string(), json!({ "beforeFilter": a.before_filter, "afterFilter": a.rows.len() }))
+            (a.audience.as_str().to_string(), json!({ "beforeFilter": a.before_filter, "afterFilter": a.kept.len() }))
         })
         .collect();
     metadata["counts"] = json!({
@@ -177,7 +194,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         "uniqueUsers": audiences.iter().map(|a| a.before_filter).sum::<usize>(),
         "audiences": audience_counts,
     });
-    let audience_size = audiences.iter().map(|a| a.rows.len()).sum();
+    let audience_size = audiences.iter().map(|a| a.kept.len()).sum();
 
     ctx.check_cancelled()?;
     let manifest = manifest_base(ctx, &metadata);
@@ -187,7 +204,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             let planned: Vec<serde_json::Value> = audiences
                 .iter()
                 .flat_map(|a| {
-                    [(a.rows.len(), false), (1, true)].map(|(rows, test)| {
+                    [(a.kept.len(), false), (1, true)].map(|(rows, test)| {
                         json!({ "audienceType": a.audience.as_str(), "isTestFile": test, "rowCount": rows })
                     })
                 })
@@ -198,7 +215,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         Some(dir) => {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
-            let written = tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences, manifest))
+            let written = tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences, &enrichment, manifest))
                 .await
                 .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
             timings.insert("write", phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))));
@@ -254,6 +271,7 @@ fn write_files(
     dir: std::path::PathBuf,
     stamp: String,
     audiences: &[AudienceRows],
+    enrichment: &Enrichment,
     manifest: serde_json::Value,
 ) -> Result<(Vec<OutputFile>, Option<std::path::PathBuf>)> {
     let mut set = FileSet::new(dir.clone(), stamp);
@@ -264,13 +282,13 @@ fn write_files(
         let prefix = audience.audience.file_prefix();
         let rows = set.add_csv(FileName::new(format!("{prefix}_"), ".csv"), |w| {
             w.write_record(header)?;
-            for row in &audience.rows {
-                w.write_record(row.fields())?;
+            for kept in &audience.kept {
+                w.write_record(enrichment.row(kept).fields())?;
             }
-            Ok(audience.rows.len())
+            Ok(audience.kept.len())
         })?;
         planned.push((audience.audience, rows, false));
-        let test = rules::test_row(audience.rows.first(), now);
+        let test = rules::test_row(audience.kept.first().map(|k| enrichment.row(k)).as_ref(), now);
         set.add_csv(FileName::new(format!("{prefix}_TEST_"), ".csv"), |w| {
             w.write_record(header)?;
             w.write_record(test.fields())?;

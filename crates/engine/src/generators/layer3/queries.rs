@@ -10,93 +10,100 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::TryStreamExt;
-use sqlx::{PgConnection, Row as _};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::rules::{Action, ActionKind, DemandCounts, Picker};
 use crate::error::{EngineError, Result};
 
-/// Codes 1, 2, 3 are `ActionKind::from_code`: offer created, closet add, wishlist add.
-const ACTIVITY_SQL: &str = r#"
-SELECT a.user_id, a.kind, a.product_variant_id, a.created_at, a.record_id
-FROM (
-    SELECT o.creator_user_id AS user_id, 1::int2 AS kind, first_item.product_variant_id,
-           o.created_at::timestamptz AS created_at, o.id AS record_id
-    FROM offers o
-    CROSS JOIN LATERAL (
-        SELECT oi.product_variant_id FROM offer_items oi
-        WHERE oi.offer_id = o.id ORDER BY oi.id LIMIT 1
-    ) first_item
-    WHERE o.created_at >= $1 AND o.created_at < $2
-    UNION ALL
-    SELECT i.user_id, 2::int2, i.product_variant_id, i.created_at::timestamptz, i.id
-    FROM inventory_items i
-    WHERE i.created_at >= $1 AND i.created_at < $2 AND i.status::text = 'OPEN_FOR_TRADE'
-    UNION ALL
-    SELECT w.user_id, 3::int2, w.product_variant_id, w.created_at::timestamptz, w.id
-    FROM wishlist_items w
-    WHERE w.created_at >= $1 AND w.created_at < $2 AND w.deleted_at = 0
-) a
-JOIN users u ON u.id = a.user_id AND u.deleted_at = 0
+// The window's actions, one query per kind so the three can run in parallel. Actions of
+// deleted users are left out with an anti-join against the (few) deleted users; every
+// item's user exists (foreign keys), so this equals joining the live users.
+const OFFERS_IN_WINDOW_SQL: &str = r#"
+SELECT o.creator_user_id, first_item.product_variant_id, o.created_at::timestamptz, o.id
+FROM offers o
+CROSS JOIN LATERAL (
+    SELECT oi.product_variant_id FROM offer_items oi
+    WHERE oi.offer_id = o.id ORDER BY oi.id LIMIT 1
+) first_item
+WHERE o.created_at >= $1 AND o.created_at < $2
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.creator_user_id AND u.deleted_at <> 0)
 "#;
 
-/// Streams the window's actions of live users into `picker`.
-pub async fn read_activity(
+const CLOSET_ADDS_IN_WINDOW_SQL: &str = r#"
+SELECT i.user_id, i.product_variant_id, i.created_at::timestamptz, i.id
+FROM inventory_items i
+WHERE i.created_at >= $1 AND i.created_at < $2 AND i.status::text = 'OPEN_FOR_TRADE'
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id AND u.deleted_at <> 0)
+"#;
+
+const WISHLIST_ADDS_IN_WINDOW_SQL: &str = r#"
+SELECT w.user_id, w.product_variant_id, w.created_at::timestamptz, w.id
+FROM wishlist_items w
+WHERE w.created_at >= $1 AND w.created_at < $2 AND w.deleted_at = 0
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id AND u.deleted_at <> 0)
+"#;
+
+/// Streams the window's actions of one kind, by live users, into `picker`.
+pub async fn read_actions(
     conn: &mut PgConnection,
+    kind: ActionKind,
     start: NaiveDateTime,
     end: NaiveDateTime,
     picker: &mut Picker,
 ) -> Result<()> {
-    let mut rows = sqlx::query(ACTIVITY_SQL).bind(start).bind(end).fetch(conn);
-    while let Some(row) = rows.try_next().await.map_err(|e| EngineError::from_sqlx("reading activity", e))? {
-        let decode = || -> std::result::Result<Action, sqlx::Error> {
-            let code: i16 = row.try_get(1)?;
-            Ok(Action {
-                user_id: row.try_get(0)?,
-                kind: ActionKind::from_code(code).ok_or_else(|| sqlx::Error::Decode(format!("activity kind {code}").into()))?,
-                variant_id: row.try_get(2)?,
-                created_at: row.try_get(3)?,
-                record_id: row.try_get(4)?,
-            })
-        };
-        picker.add(decode().map_err(|e| EngineError::from_sqlx("reading activity", e))?);
+    let sql = match kind {
+        ActionKind::OfferCreated => OFFERS_IN_WINDOW_SQL,
+        ActionKind::ClosetAdd => CLOSET_ADDS_IN_WINDOW_SQL,
+        ActionKind::WishlistAdd => WISHLIST_ADDS_IN_WINDOW_SQL,
+    };
+    let doing = format!("reading {} activity", kind.as_str());
+    let mut rows = sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql).bind(start).bind(end).fetch(conn);
+    while let Some((user_id, variant_id, created_at, record_id)) =
+        rows.try_next().await.map_err(|e| EngineError::from_sqlx(&doing, e))?
+    {
+        picker.add(Action { user_id, kind, variant_id, created_at, record_id });
     }
     Ok(())
 }
 
-// All-time demand per variant, over every variant: one grouped pass, which costs about
-// the same as counting a subset without a tailored index, and can start before the
-// activity query has said which variants matter (the two run in parallel).
+// All-time demand per variant. "Items of live users" is computed as "items whose user is
+// not deleted": an anti-join against the few deleted users is far cheaper than joining
+// every user, and gives the same counts because every item's user exists (foreign keys).
 const INVENTORY_COUNTS_SQL: &str = r#"
 SELECT i.product_variant_id, count(*)::int8
 FROM inventory_items i
-JOIN users u ON u.id = i.user_id AND u.deleted_at = 0
 WHERE i.status::text = 'OPEN_FOR_TRADE'
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id AND u.deleted_at <> 0)
 GROUP BY i.product_variant_id
 "#;
 
 const WISHLIST_COUNTS_SQL: &str = r#"
 SELECT w.product_variant_id, count(*)::int8
 FROM wishlist_items w
-JOIN users u ON u.id = w.user_id AND u.deleted_at = 0
 WHERE w.deleted_at = 0
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id AND u.deleted_at <> 0)
 GROUP BY w.product_variant_id
 "#;
 
-// The same counts for given variants (explainUser: one variant).
+// The same counts for given variants only. Id lists are joined as `unnest($1)` rather
+// than filtered with `= ANY($1)`: the planner then sees how many there are (sessions force
+// custom plans) and hashes them once, where `= ANY` of a large array costs much planning.
 const INVENTORY_COUNTS_FOR_SQL: &str = r#"
 SELECT i.product_variant_id, count(*)::int8
-FROM inventory_items i
-JOIN users u ON u.id = i.user_id AND u.deleted_at = 0
-WHERE i.product_variant_id = ANY($1) AND i.status::text = 'OPEN_FOR_TRADE'
+FROM unnest($1::uuid[]) AS v(id)
+JOIN inventory_items i ON i.product_variant_id = v.id
+WHERE i.status::text = 'OPEN_FOR_TRADE'
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id AND u.deleted_at <> 0)
 GROUP BY i.product_variant_id
 "#;
 
 const WISHLIST_COUNTS_FOR_SQL: &str = r#"
 SELECT w.product_variant_id, count(*)::int8
-FROM wishlist_items w
-JOIN users u ON u.id = w.user_id AND u.deleted_at = 0
-WHERE w.product_variant_id = ANY($1) AND w.deleted_at = 0
+FROM unnest($1::uuid[]) AS v(id)
+JOIN wishlist_items w ON w.product_variant_id = v.id
+WHERE w.deleted_at = 0
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id AND u.deleted_at <> 0)
 GROUP BY w.product_variant_id
 "#;
 
@@ -119,6 +126,22 @@ async fn fetch_counts(
         counts.insert(variant, count);
     }
     Ok(counts)
+}
+
+/// Open-for-trade inventory of live users for the given variants.
+pub async fn read_inventory_counts_for(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
+    if variants.is_empty() {
+        return Ok(HashMap::new());
+    }
+    fetch_counts(sqlx::query_as(INVENTORY_COUNTS_FOR_SQL).bind(variants).fetch(conn), "counting open inventory").await
+}
+
+/// Live wishlist items of live users for the given variants.
+pub async fn read_wishlist_counts_for(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
+    if variants.is_empty() {
+        return Ok(HashMap::new());
+    }
+    fetch_counts(sqlx::query_as(WISHLIST_COUNTS_FOR_SQL).bind(variants).fetch(conn), "counting wishlist items").await
 }
 
 /// All-time demand counts for the given variants.
@@ -159,24 +182,31 @@ pub struct Profile {
 
 const NAMES_SQL: &str = r#"
 SELECT u.id, coalesce(u.username::text, ''), coalesce(u.first_name::text, '')
-FROM users u
-WHERE u.id = ANY($1)
+FROM unnest($1::uuid[]) AS k(id)
+JOIN users u ON u.id = k.id
 "#;
 
+// The users' preferred values first, then their attribute: the planner underestimates how
+// many preferences are `mens_size` and would otherwise join every preference in the table.
 const SIZES_SQL: &str = r#"
-SELECT up.user_id, min(av.value::text COLLATE "C")
-FROM user_preferences up
-JOIN attribute_preferences ap ON ap.user_preference_id = up.id AND ap.preferred
-JOIN attribute_values av ON av.id = ap.attribute_value_id
+WITH preferred AS MATERIALIZED (
+    SELECT up.user_id, ap.attribute_value_id
+    FROM unnest($1::uuid[]) AS k(id)
+    JOIN user_preferences up ON up.user_id = k.id
+    JOIN attribute_preferences ap ON ap.user_preference_id = up.id AND ap.preferred
+)
+SELECT p.user_id, min(av.value::text COLLATE "C")
+FROM preferred p
+JOIN attribute_values av ON av.id = p.attribute_value_id
 JOIN attributes a ON a.id = av.attribute_id AND a.name::text = 'mens_size'
-WHERE up.user_id = ANY($1)
-GROUP BY up.user_id
+GROUP BY p.user_id
 "#;
 
 const LAST_ACTIVE_SQL: &str = r#"
 SELECT ua.user_id, max(ua.last_active)::text
-FROM user_activities ua
-WHERE ua.user_id = ANY($1) AND ua.last_active IS NOT NULL
+FROM unnest($1::uuid[]) AS k(id)
+JOIN user_activities ua ON ua.user_id = k.id
+WHERE ua.last_active IS NOT NULL
 GROUP BY ua.user_id
 "#;
 
@@ -242,9 +272,9 @@ const VARIANTS_SQL: &str = r#"
 SELECT pv.id,
        coalesce(p.name::text, '') AS product_name,
        coalesce(pv.index_cache::jsonb ->> 'mens_size', 'Unknown') AS size
-FROM product_variants pv
+FROM unnest($1::uuid[]) AS k(id)
+JOIN product_variants pv ON pv.id = k.id
 LEFT JOIN products p ON p.id = pv.product_id
-WHERE pv.id = ANY($1)
 "#;
 
 pub async fn read_variants(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, VariantInfo>> {
@@ -274,7 +304,7 @@ pub async fn read_user_liveness(conn: &mut PgConnection, user: Uuid) -> Result<O
     Ok(row.map(|(live,)| live))
 }
 
-/// Every action of one user, at any time, by the rules of `ACTIVITY_SQL` except the
+/// Every action of one user, at any time, by the rules of the window queries above except the
 /// window (for `explainUser`: it shows what lies outside the window too).
 const USER_ACTIONS_SQL: &str = r#"
 SELECT $1::uuid AS user_id, a.kind, a.product_variant_id, a.created_at, a.record_id

@@ -191,6 +191,31 @@ impl Picker {
         self.counts
     }
 
+    /// One picker holding every action of `pickers` (each may have read one kind).
+    pub fn merge(pickers: impl IntoIterator<Item = Picker>) -> Picker {
+        let mut pickers = pickers.into_iter();
+        let mut merged = pickers.next().unwrap_or_default();
+        for other in pickers {
+            merged.counts.offer_created += other.counts.offer_created;
+            merged.counts.closet_add += other.counts.closet_add;
+            merged.counts.wishlist_add += other.counts.wishlist_add;
+            merged.counts.total += other.counts.total;
+            for (user, pick) in other.by_user {
+                merged
+                    .by_user
+                    .entry(user)
+                    .and_modify(|mine| {
+                        mine.latest_at = mine.latest_at.max(pick.latest_at);
+                        if pick.action.beats(&mine.action) {
+                            mine.action = pick.action;
+                        }
+                    })
+                    .or_insert(pick);
+            }
+        }
+        merged
+    }
+
     pub fn finish(self) -> (Vec<Pick>, ActivityCounts) {
         (self.by_user.into_values().collect(), self.counts)
     }
@@ -374,6 +399,26 @@ mod tests {
         for order in [[a, b, c], [c, b, a], [b, a, c], [b, c, a]] {
             assert_eq!(pick_all(&order)[&id(1)].action.variant_id, id(12));
         }
+    }
+
+    #[test]
+    fn merging_pickers_equals_one_picker() {
+        let actions = [
+            action(1, ActionKind::WishlistAdd, 10, t(12, 0), 100),
+            action(1, ActionKind::OfferCreated, 11, t(1, 0), 101),
+            action(2, ActionKind::ClosetAdd, 12, t(11, 0), 102),
+            action(2, ActionKind::ClosetAdd, 13, t(11, 0), 99),
+            action(3, ActionKind::WishlistAdd, 14, t(3, 0), 103),
+        ];
+        let whole = pick_all(&actions);
+        let mut parts = [Picker::default(), Picker::default(), Picker::default()];
+        for a in actions {
+            parts[a.kind as usize].add(a);
+        }
+        let (picks, counts) = Picker::merge(parts).finish();
+        let merged: HashMap<Uuid, Pick> = picks.into_iter().map(|p| (p.action.user_id, p)).collect();
+        assert_eq!(merged, whole);
+        assert_eq!(counts, ActivityCounts { offer_created: 1, closet_add: 2, wishlist_add: 2, total: 5 });
     }
 
     #[test]
