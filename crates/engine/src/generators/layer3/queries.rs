@@ -86,25 +86,35 @@ WHERE w.deleted_at = 0
 GROUP BY w.product_variant_id
 "#;
 
-// The same counts for given variants only. Id lists are joined as `unnest($1)` rather
-// than filtered with `= ANY($1)`: the planner then sees how many there are (sessions force
-// custom plans) and hashes them once, where `= ANY` of a large array costs much planning.
+// The same counts for given variants only. The id list is joined as `unnest($1)`, which the
+// planner sizes correctly (sessions force custom plans), where `= ANY($1)` of a large array
+// costs much planning. Matching items are picked first, and only they are checked against
+// the deleted users; run with nested loops off (`read_*_counts_for`), so the table is read
+// in one sequential pass instead of by hundreds of thousands of index probes.
 const INVENTORY_COUNTS_FOR_SQL: &str = r#"
-SELECT i.product_variant_id, count(*)::int8
-FROM unnest($1::uuid[]) AS v(id)
-JOIN inventory_items i ON i.product_variant_id = v.id
-WHERE i.status::text = 'OPEN_FOR_TRADE'
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id AND u.deleted_at <> 0)
-GROUP BY i.product_variant_id
+WITH matched AS MATERIALIZED (
+    SELECT i.product_variant_id, i.user_id
+    FROM inventory_items i
+    WHERE i.status::text = 'OPEN_FOR_TRADE'
+      AND i.product_variant_id IN (SELECT unnest($1::uuid[]))
+)
+SELECT m.product_variant_id, count(*)::int8
+FROM matched m
+WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id AND u.deleted_at <> 0)
+GROUP BY m.product_variant_id
 "#;
 
 const WISHLIST_COUNTS_FOR_SQL: &str = r#"
-SELECT w.product_variant_id, count(*)::int8
-FROM unnest($1::uuid[]) AS v(id)
-JOIN wishlist_items w ON w.product_variant_id = v.id
-WHERE w.deleted_at = 0
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id AND u.deleted_at <> 0)
-GROUP BY w.product_variant_id
+WITH matched AS MATERIALIZED (
+    SELECT w.product_variant_id, w.user_id
+    FROM wishlist_items w
+    WHERE w.deleted_at = 0
+      AND w.product_variant_id IN (SELECT unnest($1::uuid[]))
+)
+SELECT m.product_variant_id, count(*)::int8
+FROM matched m
+WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id AND u.deleted_at <> 0)
+GROUP BY m.product_variant_id
 "#;
 
 /// Open-for-trade inventory of live users, per variant, for every variant.
@@ -128,23 +138,36 @@ async fn fetch_counts(
     Ok(counts)
 }
 
-/// Open-for-trade inventory of live users for the given variants.
+/// Open-for-trade inventory of live users for the given variants. Turns nested loops off
+/// for the rest of the connection's transaction.
 pub async fn read_inventory_counts_for(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
     if variants.is_empty() {
         return Ok(HashMap::new());
     }
+    without_nested_loops(conn).await?;
     fetch_counts(sqlx::query_as(INVENTORY_COUNTS_FOR_SQL).bind(variants).fetch(conn), "counting open inventory").await
 }
 
-/// Live wishlist items of live users for the given variants.
+/// Live wishlist items of live users for the given variants. Turns nested loops off for
+/// the rest of the connection's transaction.
 pub async fn read_wishlist_counts_for(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
     if variants.is_empty() {
         return Ok(HashMap::new());
     }
+    without_nested_loops(conn).await?;
     fetch_counts(sqlx::query_as(WISHLIST_COUNTS_FOR_SQL).bind(variants).fetch(conn), "counting wishlist items").await
 }
 
-/// All-time demand counts for the given variants.
+async fn without_nested_loops(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT set_config('enable_nestloop', 'off', true)")
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| EngineError::from_sqlx("configuring the demand count", e))
+}
+
+/// All-time demand counts for the given variants (explainUser: a single variant, where an
+/// index lookup is best, so nested loops stay on).
 pub async fn read_demand_for(
     conn: &mut PgConnection,
     inventory_variants: &[Uuid],
