@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { generateLayer3, shutdown } from '../ts/index';
 import type { GeneratorResult, LogEvent } from '../ts/types';
 import { readCsv, fileOf, rowsOf, usersOf } from './helpers/csv';
-import { createTestDatabase, id, type SchemaVariant } from './helpers/db';
+import { createTestDatabase, id, selectOnlyRole, type SchemaVariant } from './helpers/db';
 import { AS_OF, loadFixture, NAMES, V } from './helpers/layer3-fixture';
 
 const OFFER_HEADER = ['user_id', 'username', 'firstName', 'usersize', 'relevant_variant_size', 'product_name', 'variantID', 'lastActive', 'inventory_count'];
@@ -61,7 +61,9 @@ describe.each<SchemaVariant>(['default', 'alternate'])('layer3-behavior on the %
     url = await createTestDatabase(`layer3_${variant}`, variant);
     await loadFixture(url);
     out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-layer3-'));
-    result = await generateLayer3({ databaseUrl: url, asOf: AS_OF, outputDir: out, automationId: 'auto-7', onLog: (e) => events.push(e) });
+    // The generator only reads: the main cases run as a role that may only SELECT.
+    const readerUrl = await selectOnlyRole(url, `reader_${variant}`);
+    result = await generateLayer3({ databaseUrl: readerUrl, asOf: AS_OF, outputDir: out, automationId: 'auto-7', onLog: (e) => events.push(e) });
   });
 
   it('succeeds with six files', () => {

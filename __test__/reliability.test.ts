@@ -10,7 +10,7 @@ import type { Client } from 'pg';
 import { generateLayer3, shutdown } from '../ts/index';
 import type { GeneratorOptions, GeneratorResult } from '../ts/types';
 import { fileOf, readCsv, rowsOf } from './helpers/csv';
-import { adminUrl, createTestDatabase, Fixture, id, ROOT, withClient } from './helpers/db';
+import { adminUrl, createTestDatabase, Fixture, id, ROOT, selectOnlyRole, withClient } from './helpers/db';
 
 const AS_OF = '2026-11-28T12:00:00.000Z';
 const IN_WINDOW = new Date('2026-11-27T10:00:00Z');
@@ -183,15 +183,8 @@ describe('concurrency', () => {
 
 describe('least privilege', () => {
   it('runs under a role that may only SELECT the tables it reads', async () => {
-    await withClient(url, async (c) => {
-      await c.query('DROP ROLE IF EXISTS audience_reader');
-      await c.query("CREATE ROLE audience_reader LOGIN PASSWORD 'reader-secret'");
-      await c.query('GRANT SELECT ON ALL TABLES IN SCHEMA public TO audience_reader');
-    });
-    const readerUrl = new URL(url);
-    readerUrl.username = 'audience_reader';
-    readerUrl.password = 'reader-secret';
-    const result = await generateLayer3({ databaseUrl: readerUrl.toString(), asOf: AS_OF, outputDir: tempDir('reader'), onLog: () => {} });
+    const readerUrl = await selectOnlyRole(url, 'audience_reader');
+    const result = await generateLayer3({ databaseUrl: readerUrl, asOf: AS_OF, outputDir: tempDir('reader'), onLog: () => {} });
     expect(result.success).toBe(true);
     expect(result.audienceSize).toBe(HOSTILE_NAMES.length);
   });

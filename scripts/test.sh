@@ -16,3 +16,4 @@ echo "== python unit tests (V1 script helpers)"
 echo "== jest (against a real PostgreSQL)"
 npx jest --runInBand
 echo "== package (pack, install offline without cargo, strict TypeScript consumer, run)" && npm run test:package --silent
+echo "== rollout rehearsal (docs/rollout.md, step by step, against a throwaway PostgreSQL)" && npm run rehearse --silent

@@ -64,6 +64,21 @@ export async function createTestDatabase(name: string, variant: SchemaVariant = 
   return url;
 }
 
+/** Creates a login role that may only SELECT the database's tables; returns its URL. */
+export async function selectOnlyRole(url: string, role: string): Promise<string> {
+  const password = `${role}-password`;
+  await withClient(url, async (client) => {
+    const name = client.escapeIdentifier(role);
+    await client.query(`DROP ROLE IF EXISTS ${name}`);
+    await client.query(`CREATE ROLE ${name} LOGIN PASSWORD ${client.escapeLiteral(password)}`);
+    await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${name}`);
+  });
+  const readerUrl = new URL(url);
+  readerUrl.username = role;
+  readerUrl.password = password;
+  return readerUrl.toString();
+}
+
 /** A readable, sortable uuid: id(1) = 00000000-0000-4000-8000-000000000001. */
 export function id(n: number): string {
   return `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
