@@ -20,6 +20,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { createChecks } = require('./checks.js');
+
 const { ROOT, PLATFORM_DIR, cleanEnv, pathWithoutRust, stageAndPack, installTarballs } = require('./test-package.js');
 
 const RUNBOOK = path.join(ROOT, 'docs', 'rollout.md');
@@ -27,19 +29,7 @@ const SCRIPT_ID = 'generate_layer_3_push_csvs';
 const V1_LINE = `[AutomationEngine] Using V1 Python script executor for ${SCRIPT_ID}`;
 const V2_LINE = `[AutomationEngine] Using V2 native generator for ${SCRIPT_ID}`;
 
-let passed = 0;
-let failed = 0;
-
-function check(name, ok, detail) {
-  if (ok) {
-    passed += 1;
-    console.log(`  ok - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`  FAIL - ${name}${detail ? `\n      ${String(detail).trim().split('\n').slice(-30).join('\n      ')}` : ''}`);
-  }
-  return ok;
-}
+const { check, summary } = createChecks({ detailLines: 30 });
 
 function step(title) {
   console.log(`\n== ${title}`);
@@ -223,6 +213,5 @@ async function main() {
 main()
   .catch((error) => check('the rehearsal ran to the end', false, error?.stack ?? String(error)))
   .finally(() => {
-    console.log(`\n${passed} passed, ${failed} failed`);
-    process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
+    summary();
   });

@@ -25,23 +25,13 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { createChecks } = require('./checks.js');
+
 const ROOT = path.resolve(__dirname, '..');
 const PLATFORM_DIR = 'linux-x64-gnu';
 const PLATFORM_TRIPLE = 'x86_64-unknown-linux-gnu';
 
-let passed = 0;
-let failed = 0;
-
-function check(name, ok, detail) {
-  if (ok) {
-    passed += 1;
-    console.log(`  ok - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`  FAIL - ${name}${detail ? `\n      ${String(detail).trim().split('\n').join('\n      ')}` : ''}`);
-  }
-  return ok;
-}
+const { check, summary } = createChecks({ detailLines: 10000 });
 
 function section(title) {
   console.log(`\n-- ${title}`);
@@ -337,7 +327,6 @@ if (require.main === module) {
   main()
     .catch((error) => check('the package test ran to the end', false, error?.stack ?? String(error)))
     .finally(() => {
-      console.log(`\n${passed} passed, ${failed} failed`);
-      process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
+      summary();
     });
 }
