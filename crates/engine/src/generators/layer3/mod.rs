@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 use uuid::Uuid;
 
-use self::queries::{Profile, VariantInfo};
+use self::queries::{Profiles, VariantInfo};
 use self::rules::{ActionKind, Audience, Demand, DemandCounts, Kept, Picker, Row, Thresholds};
 use crate::db::{database_for, RunSettings, RunSnapshot};
 use crate::error::{EngineError, Result};
@@ -56,7 +56,7 @@ struct AudienceRows {
 
 /// The profile and variant columns of the kept rows.
 struct Enrichment {
-    profiles: HashMap<Uuid, Profile>,
+    profiles: Profiles,
     variants: HashMap<Uuid, VariantInfo>,
 }
 
@@ -172,7 +172,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         (names, sizes, last_active, variant_info)
     };
     snapshot.finish().await?;
-    let enrichment = Enrichment { profiles: queries::merge_profiles(names, sizes, last_active), variants: variant_info };
+    let enrichment = Enrichment { profiles: Profiles { names, sizes, last_active }, variants: variant_info };
     let audiences: Vec<AudienceRows> = Audience::ALL
         .into_iter()
         .zip(filtered)
@@ -180,7 +180,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         .collect();
     timings.insert(
         "enrich",
-        phase.end(format!("{} profiles, {} variants", enrichment.profiles.len(), enrichment.variants.len())),
+        phase.end(format!("{} profiles, {} variants", enrichment.profiles.names.len(), enrichment.variants.len())),
     );
 
     let audience_counts: serde_json::Map<String, serde_json::Value> = audiences
@@ -249,20 +249,19 @@ fn with_files(mut manifest: serde_json::Value, stamp: Option<&str>, files: Vec<s
     manifest
 }
 
-pub(crate) fn to_row(kept: &Kept, profiles: &HashMap<Uuid, Profile>, variants: &HashMap<Uuid, VariantInfo>) -> Row {
+pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &HashMap<Uuid, VariantInfo>) -> Row {
     let action = &kept.pick.action;
-    let profile = profiles.get(&action.user_id);
+    let user = &action.user_id;
     let variant = variants.get(&action.variant_id);
-    let text = |f: fn(&Profile) -> &String| profile.map(|p| f(p).clone()).unwrap_or_default();
     Row {
-        user_id: action.user_id.to_string(),
-        username: text(|p| &p.username),
-        first_name: text(|p| &p.first_name),
-        usersize: text(|p| &p.usersize),
+        user_id: user.to_string(),
+        username: profiles.username(user).to_string(),
+        first_name: profiles.first_name(user).to_string(),
+        usersize: profiles.usersize(user).to_string(),
         relevant_variant_size: variant.map_or_else(|| "Unknown".to_string(), |v| v.size.clone()),
         product_name: variant.map(|v| v.product_name.clone()).unwrap_or_default(),
         variant_id: action.variant_id.to_string(),
-        last_active: text(|p| &p.last_active),
+        last_active: profiles.last_active(user).to_string(),
         count: kept.count.to_string(),
     }
 }

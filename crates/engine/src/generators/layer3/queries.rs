@@ -194,13 +194,28 @@ async fn count_by_variant(
     Ok(rows.into_iter().collect())
 }
 
-/// The profile columns of one user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Profile {
-    pub username: String,
-    pub first_name: String,
-    pub usersize: String,
-    pub last_active: String,
+/// The profile columns of the kept users, as three maps filled by three parallel queries.
+/// Values are `Box<str>`: hundreds of thousands of them, never grown.
+#[derive(Debug, Default)]
+pub struct Profiles {
+    pub names: HashMap<Uuid, (Box<str>, Box<str>)>,
+    pub sizes: HashMap<Uuid, Box<str>>,
+    pub last_active: HashMap<Uuid, Box<str>>,
+}
+
+impl Profiles {
+    pub fn username(&self, user: &Uuid) -> &str {
+        self.names.get(user).map_or("", |(username, _)| username)
+    }
+    pub fn first_name(&self, user: &Uuid) -> &str {
+        self.names.get(user).map_or("", |(_, first_name)| first_name)
+    }
+    pub fn usersize(&self, user: &Uuid) -> &str {
+        self.sizes.get(user).map_or("", |size| size)
+    }
+    pub fn last_active(&self, user: &Uuid) -> &str {
+        self.last_active.get(user).map_or("", |at| at)
+    }
 }
 
 const NAMES_SQL: &str = r#"
@@ -234,53 +249,45 @@ GROUP BY ua.user_id
 "#;
 
 /// `username` and `first_name` per user.
-pub async fn read_names(conn: &mut PgConnection, users: &[Uuid]) -> Result<Vec<(Uuid, String, String)>> {
-    sqlx::query_as(NAMES_SQL).bind(users).fetch_all(conn).await.map_err(|e| EngineError::from_sqlx("reading user names", e))
+pub async fn read_names(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, (Box<str>, Box<str>)>> {
+    let mut rows = sqlx::query_as::<_, (Uuid, String, String)>(NAMES_SQL).bind(users).fetch(conn);
+    let mut names = HashMap::with_capacity(users.len());
+    while let Some((id, username, first_name)) =
+        rows.try_next().await.map_err(|e| EngineError::from_sqlx("reading user names", e))?
+    {
+        names.insert(id, (username.into_boxed_str(), first_name.into_boxed_str()));
+    }
+    Ok(names)
 }
 
 /// The preferred `mens_size` per user (the smallest in byte order when there are several).
-pub async fn read_sizes(conn: &mut PgConnection, users: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
-    sqlx::query_as(SIZES_SQL).bind(users).fetch_all(conn).await.map_err(|e| EngineError::from_sqlx("reading user sizes", e))
+pub async fn read_sizes(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, Box<str>>> {
+    text_by_user(sqlx::query_as(SIZES_SQL).bind(users).fetch(conn), users.len(), "reading user sizes").await
 }
 
 /// The latest `last_active` per user, as PostgreSQL renders it in UTC.
-pub async fn read_last_active(conn: &mut PgConnection, users: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
-    sqlx::query_as(LAST_ACTIVE_SQL)
-        .bind(users)
-        .fetch_all(conn)
-        .await
-        .map_err(|e| EngineError::from_sqlx("reading last activity", e))
+pub async fn read_last_active(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, Box<str>>> {
+    text_by_user(sqlx::query_as(LAST_ACTIVE_SQL).bind(users).fetch(conn), users.len(), "reading last activity").await
 }
 
-/// Merges the three profile reads.
-pub fn merge_profiles(
-    names: Vec<(Uuid, String, String)>,
-    sizes: Vec<(Uuid, String)>,
-    last_active: Vec<(Uuid, String)>,
-) -> HashMap<Uuid, Profile> {
-    let mut profiles: HashMap<Uuid, Profile> = names
-        .into_iter()
-        .map(|(id, username, first_name)| (id, Profile { username, first_name, ..Profile::default() }))
-        .collect();
-    for (id, size) in sizes {
-        if let Some(p) = profiles.get_mut(&id) {
-            p.usersize = size;
-        }
+async fn text_by_user(
+    mut rows: futures_util::stream::BoxStream<'_, std::result::Result<(Uuid, String), sqlx::Error>>,
+    capacity: usize,
+    doing: &str,
+) -> Result<HashMap<Uuid, Box<str>>> {
+    let mut values = HashMap::with_capacity(capacity);
+    while let Some((id, text)) = rows.try_next().await.map_err(|e| EngineError::from_sqlx(doing, e))? {
+        values.insert(id, text.into_boxed_str());
     }
-    for (id, at) in last_active {
-        if let Some(p) = profiles.get_mut(&id) {
-            p.last_active = at;
-        }
-    }
-    profiles
+    Ok(values)
 }
 
 /// All three profile reads on one connection (explainUser).
-pub async fn read_profiles(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, Profile>> {
+pub async fn read_profiles(conn: &mut PgConnection, users: &[Uuid]) -> Result<Profiles> {
     let names = read_names(conn, users).await?;
     let sizes = read_sizes(conn, users).await?;
     let last_active = read_last_active(conn, users).await?;
-    Ok(merge_profiles(names, sizes, last_active))
+    Ok(Profiles { names, sizes, last_active })
 }
 
 /// The product columns of one variant.
