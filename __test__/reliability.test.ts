@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Client } from 'pg';
 
 import { generateLayer3, shutdown } from '../ts/index';
+import { native } from '../ts/native';
 import type { GeneratorOptions, GeneratorResult } from '../ts/types';
 import { fileOf, readCsv, rowsOf } from './helpers/csv';
 import { adminUrl, createTestDatabase, Fixture, id, ROOT, selectOnlyRole, withClient } from './helpers/db';
@@ -191,6 +192,15 @@ describe('least privilege', () => {
 });
 
 describe('the host process', () => {
+  it('shutdown() closes every pool, and the next run opens one again', async () => {
+    await run({ outputDir: tempDir('pools'), dryRun: true });
+    expect(native.nativeOpenPoolCount()).toBeGreaterThan(0);
+    await shutdown();
+    expect(native.nativeOpenPoolCount()).toBe(0);
+    expect((await run({ outputDir: tempDir('pools'), dryRun: true })).success).toBe(true);
+    expect(native.nativeOpenPoolCount()).toBe(1);
+  });
+
   it('a throwing onLog callback does not break the run', async () => {
     const result = await run({
       outputDir: tempDir('throwing-log'),

@@ -67,26 +67,10 @@ pub async fn read_actions(
     Ok(())
 }
 
-// All-time demand per variant. "Items of live users" is computed as "items whose user is
-// not deleted": an anti-join against the few deleted users is far cheaper than joining
-// every user, and gives the same counts because every item's user exists (foreign keys).
-const INVENTORY_COUNTS_SQL: &str = r#"
-SELECT i.product_variant_id, count(*)::int8
-FROM inventory_items i
-WHERE i.status::text = 'OPEN_FOR_TRADE'
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id AND u.deleted_at <> 0)
-GROUP BY i.product_variant_id
-"#;
-
-const WISHLIST_COUNTS_SQL: &str = r#"
-SELECT w.product_variant_id, count(*)::int8
-FROM wishlist_items w
-WHERE w.deleted_at = 0
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id AND u.deleted_at <> 0)
-GROUP BY w.product_variant_id
-"#;
-
-// The same counts for given variants only. The id list is joined as `unnest($1)`, which the
+// All-time demand per variant, for the picked variants. "Items of live users" is computed as
+// "items whose user is not deleted": an anti-join against the few deleted users is far
+// cheaper than joining every user, and gives the same counts because every item's user
+// exists (foreign keys). The id list is joined as `unnest($1)`, which the
 // planner sizes correctly (sessions force custom plans), where `= ANY($1)` of a large array
 // costs much planning. Matching items are picked first, and only they are checked against
 // the deleted users; run with nested loops off (`read_*_counts_for`), so the table is read
@@ -116,16 +100,6 @@ FROM matched m
 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id AND u.deleted_at <> 0)
 GROUP BY m.product_variant_id
 "#;
-
-/// Open-for-trade inventory of live users, per variant, for every variant.
-pub async fn read_inventory_counts(conn: &mut PgConnection) -> Result<HashMap<Uuid, i64>> {
-    fetch_counts(sqlx::query_as(INVENTORY_COUNTS_SQL).fetch(conn), "counting open inventory").await
-}
-
-/// Live wishlist items of live users, per variant, for every variant.
-pub async fn read_wishlist_counts(conn: &mut PgConnection) -> Result<HashMap<Uuid, i64>> {
-    fetch_counts(sqlx::query_as(WISHLIST_COUNTS_SQL).fetch(conn), "counting wishlist items").await
-}
 
 async fn fetch_counts(
     mut rows: futures_util::stream::BoxStream<'_, std::result::Result<(Uuid, i64), sqlx::Error>>,

@@ -187,10 +187,6 @@ impl Picker {
             .or_insert(Pick { action, latest_at: action.created_at });
     }
 
-    pub fn counts(&self) -> ActivityCounts {
-        self.counts
-    }
-
     /// One picker holding every action of `pickers` (each may have read one kind).
     pub fn merge(pickers: impl IntoIterator<Item = Picker>) -> Picker {
         let mut pickers = pickers.into_iter();
