@@ -163,9 +163,7 @@ async fn count_by_variant(
     variants: &[Uuid],
     doing: &str,
 ) -> Result<HashMap<Uuid, i64>> {
-    let rows: Vec<(Uuid, i64)> =
-        sqlx::query_as(sql).bind(variants).fetch_all(conn).await.map_err(|e| EngineError::from_sqlx(doing, e))?;
-    Ok(rows.into_iter().collect())
+    fetch_counts(sqlx::query_as(sql).bind(variants).fetch(conn), doing).await
 }
 
 /// The profile columns of the kept users, as three maps filled by three parallel queries.
