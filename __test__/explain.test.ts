@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { explainUser, generateLayer3, shutdown } from '../ts/index';
+import { native } from '../ts/native';
 import type { ExplainResult, GeneratorResult } from '../ts/types';
 import { readCsv, fileOf } from './helpers/csv';
 import { createTestDatabase, Fixture, id, withClient } from './helpers/db';
@@ -101,6 +102,13 @@ it('deleted, not_found, no_activity', async () => {
   expect((await explain(id(5))).verdict?.kind).toBe('deleted');
   expect((await explain(id(123456))).verdict).toEqual({ kind: 'not_found', reason: `no user has the id ${id(123456)}` });
   expect((await explain(LONELY)).verdict?.kind).toBe('no_activity');
+});
+
+it('answers in the explain shape even when the binding gets options that are not an object', async () => {
+  const result = (await native.nativeExplainUser(id(1), 'not-an-object' as never)) as Record<string, unknown>;
+  expect(result).toMatchObject({ success: false, userId: id(1), errorCode: 'INVALID_OPTION' });
+  expect(result.error).toMatch(/^options must be an object of option values/);
+  expect(result).not.toHaveProperty('csvFiles');
 });
 
 it('refuses a bad user id and options explain does not take', async () => {

@@ -35,7 +35,7 @@ pub async fn native_generate(
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
         Ok(raw) => run::generate(&name, &raw, sink, cancel).await,
-        Err(e) => failed(EngineError::invalid_option(format!("options must be an object of option values ({e})"))),
+        Err(e) => run::GeneratorResult::failure(options_error(e), 0.0),
     };
     if let Some(id) = &run_id {
         RUNS.lock().map_err(|_| lock_error())?.remove(id);
@@ -53,7 +53,7 @@ pub async fn native_explain_user(
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
         Ok(raw) => serde_json::to_value(run::explain_user(&user_id, &raw, sink, CancellationToken::new()).await),
-        Err(e) => serde_json::to_value(failed(EngineError::invalid_option(format!("options must be an object of option values ({e})")))),
+        Err(e) => serde_json::to_value(run::ExplainResult::failure(&user_id, options_error(e))),
     };
     result.map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
 }
@@ -92,17 +92,8 @@ fn log_sink(callback: LogCallback) -> LogSink {
     })
 }
 
-fn failed(error: EngineError) -> run::GeneratorResult {
-    run::GeneratorResult {
-        success: false,
-        csv_files: Vec::new(),
-        manifest_path: None,
-        audience_size: 0,
-        execution_time_ms: 0.0,
-        error: Some(error.message),
-        error_code: Some(error.code.as_str()),
-        metadata: None,
-    }
+fn options_error(e: serde_json::Error) -> EngineError {
+    EngineError::invalid_option(format!("options must be an object of option values ({e})"))
 }
 
 fn lock_error() -> Error {

@@ -33,6 +33,22 @@ pub struct GeneratorResult {
     pub metadata: Option<serde_json::Value>,
 }
 
+impl GeneratorResult {
+    /// The result of a run that failed with `error`.
+    pub fn failure(error: EngineError, execution_time_ms: f64) -> Self {
+        GeneratorResult {
+            success: false,
+            csv_files: Vec::new(),
+            manifest_path: None,
+            audience_size: 0,
+            execution_time_ms,
+            error: Some(error.message),
+            error_code: Some(error.code.as_str()),
+            metadata: None,
+        }
+    }
+}
+
 /// Runs the generator `name_or_legacy_id` with `raw` options.
 pub async fn generate(
     name_or_legacy_id: &str,
@@ -80,16 +96,7 @@ fn finish(outcome: Result<registry::GeneratorOutput>, logger: &Logger, execution
         }
         Err(error) => {
             logger.log(Level::Error, None, format!("failed after {execution_time_ms:.1} ms: {error}"));
-            GeneratorResult {
-                success: false,
-                csv_files: Vec::new(),
-                manifest_path: None,
-                audience_size: 0,
-                execution_time_ms,
-                error: Some(error.message),
-                error_code: Some(error.code.as_str()),
-                metadata: None,
-            }
+            GeneratorResult::failure(error, execution_time_ms)
         }
     }
 }
@@ -128,6 +135,19 @@ pub struct ExplainResult {
     pub error_code: Option<&'static str>,
 }
 
+impl ExplainResult {
+    /// The result of an explanation that failed with `error`.
+    pub fn failure(user_id: &str, error: EngineError) -> Self {
+        ExplainResult {
+            success: false,
+            user_id: user_id.chars().take(80).collect(),
+            explanation: None,
+            error: Some(error.message),
+            error_code: Some(error.code.as_str()),
+        }
+    }
+}
+
 /// Explains why `user_id` is or is not in the Layer 3 audiences for the options' window.
 pub async fn explain_user(
     user_id: &str,
@@ -161,13 +181,7 @@ pub async fn explain_user(
         },
         Err(error) => {
             logger.log(Level::Error, None, format!("explain failed: {error}"));
-            ExplainResult {
-                success: false,
-                user_id: user_id.chars().take(80).collect(),
-                explanation: None,
-                error: Some(error.message),
-                error_code: Some(error.code.as_str()),
-            }
+            ExplainResult::failure(user_id, error)
         }
     }
 }
