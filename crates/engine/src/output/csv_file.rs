@@ -2,16 +2,60 @@
 //! fields quoted only when they hold a comma, a double quote, `\r` or `\n`.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{self, BufWriter, Write};
+
+use sha2::{Digest, Sha256};
 
 /// The writer every CSV goes through.
-pub type CsvSink = csv::Writer<BufWriter<File>>;
+pub type CsvSink = csv::Writer<BufWriter<HashingFile>>;
 
 pub fn csv_writer(file: File) -> CsvSink {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .quote_style(csv::QuoteStyle::Necessary)
-        .from_writer(BufWriter::with_capacity(256 * 1024, file))
+        .from_writer(BufWriter::with_capacity(256 * 1024, HashingFile::new(file)))
+}
+
+/// A file that hashes and counts the bytes written to it, so a file's digest comes with
+/// writing it instead of reading it back.
+pub struct HashingFile {
+    file: File,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl HashingFile {
+    pub fn new(file: File) -> Self {
+        HashingFile {
+            file,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The file, the hex SHA-256 of the bytes written and their number.
+    pub fn finish(self) -> (File, String, u64) {
+        let hex = self
+            .hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        (self.file, hex, self.bytes)
+    }
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 #[cfg(test)]
@@ -22,7 +66,17 @@ mod tests {
     #[test]
     fn quotes_only_when_needed_and_round_trips() {
         let tmp = tempfile::NamedTempFile::new().unwrap();
-        let fields = ["plain", "a,b", "say \"hi\"", "line\nbreak", "cr\rhere", "👟 émoji", "=SUM(A1)", " lead", ""];
+        let fields = [
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "line\nbreak",
+            "cr\rhere",
+            "👟 émoji",
+            "=SUM(A1)",
+            " lead",
+            "",
+        ];
         {
             let mut w = csv_writer(tmp.reopen().unwrap());
             w.write_record(fields).unwrap();
@@ -34,7 +88,9 @@ mod tests {
             text,
             "plain,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",👟 émoji,=SUM(A1), lead,\n"
         );
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(record.iter().collect::<Vec<_>>(), fields);
     }

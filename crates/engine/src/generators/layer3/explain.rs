@@ -1,8 +1,6 @@
 //! `explainUser`: why one user is, or is not, in tonight's audiences. It applies the same
 //! rules as the generator (rules.rs) to one user's actions, in one snapshot.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -10,7 +8,7 @@ use uuid::Uuid;
 use super::queries;
 use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker, Thresholds};
 use super::window;
-use crate::db::{database_for, RunSettings, RunSnapshot};
+use crate::db::{RunSettings, RunSnapshot, database_for};
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -59,14 +57,34 @@ pub struct DemandCheck {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Verdict {
-    InAudience { audience_type: Audience, reason: String },
-    NotFound { reason: String },
-    Deleted { reason: String },
-    NoActivity { reason: String },
-    OutsideWindow { reason: String },
-    BelowDemand { audience_type: Audience, count: i64, threshold: i64, reason: String },
+    InAudience {
+        audience_type: Audience,
+        reason: String,
+    },
+    NotFound {
+        reason: String,
+    },
+    Deleted {
+        reason: String,
+    },
+    NoActivity {
+        reason: String,
+    },
+    OutsideWindow {
+        reason: String,
+    },
+    BelowDemand {
+        audience_type: Audience,
+        count: i64,
+        threshold: i64,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -93,7 +111,10 @@ pub async fn explain(
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's actions");
     let database = database_for(&options.database_url)?;
-    let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+    let settings = RunSettings {
+        statement_timeout: options.statement_timeout,
+        acquire_timeout: options.acquire_timeout,
+    };
     let mut snapshot = RunSnapshot::open(&database, 1, settings, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let connection = &mut snapshot.connections[0];
@@ -101,16 +122,28 @@ pub async fn explain(
     let tx = &mut connection.tx;
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
 
-    let liveness = guard.guard(queries::read_user_liveness(tx, user_id)).await?;
+    let liveness = guard
+        .guard(queries::read_user_liveness(tx, user_id))
+        .await?;
     let actions = guard.guard(queries::read_user_actions(tx, user_id)).await?;
     let mut variant_ids: Vec<Uuid> = actions.iter().map(|a| a.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
-    let variants = guard.guard(queries::read_variants(tx, &variant_ids)).await?;
+    let variants = guard
+        .guard(queries::read_variants(tx, &variant_ids))
+        .await?;
 
     let describe = |a: &Action| describe_action(a, start, end, &variants);
-    let listed: Vec<ExplainedAction> = actions.iter().take(MAX_LISTED_ACTIONS).map(describe).collect();
-    let in_window: Vec<Action> = actions.iter().copied().filter(|a| a.created_at >= start && a.created_at < end).collect();
+    let listed: Vec<ExplainedAction> = actions
+        .iter()
+        .take(MAX_LISTED_ACTIONS)
+        .map(describe)
+        .collect();
+    let in_window: Vec<Action> = actions
+        .iter()
+        .copied()
+        .filter(|a| a.created_at >= start && a.created_at < end)
+        .collect();
     let base = |verdict: Verdict| Explanation {
         user_id,
         window: serde_json::json!({ "start": iso(start), "end": iso(end) }),
@@ -149,11 +182,7 @@ pub async fn explain(
             let pick: Pick = picks[0];
             let winner = Winner { action: describe(&pick.action), why: why_it_won(&pick.action, &in_window) };
             let demand = pick.action.kind.demand();
-            let (inventory, wishlist) = match demand {
-                super::rules::Demand::Inventory => (vec![pick.action.variant_id], vec![]),
-                super::rules::Demand::Wishlist => (vec![], vec![pick.action.variant_id]),
-            };
-            let counts = guard.guard(queries::read_demand_for(tx, &inventory, &wishlist)).await?;
+            let counts = guard.guard(queries::read_one_variant_demand(tx, demand, pick.action.variant_id)).await?;
             let count = counts.count(demand, &pick.action.variant_id);
             let thresholds =
                 Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
@@ -162,7 +191,7 @@ pub async fn explain(
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
             let mut explanation = if check.passes {
                 let profiles = guard.guard(queries::read_profiles(tx, &[user_id])).await?;
-                let row = super::to_row(&Kept { pick, count }, &profiles, &variants);
+                let row = super::to_row(&Kept { pick, count, slot: 0 }, &profiles, &variants);
                 let mut explanation = base(Verdict::InAudience {
                     audience_type: audience,
                     reason: format!(
@@ -213,11 +242,16 @@ fn describe_action(
     action: &Action,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-    variants: &HashMap<Uuid, queries::VariantInfo>,
+    variants: &queries::Variants,
 ) -> ExplainedAction {
-    let hours = |delta: chrono::TimeDelta| (delta.num_microseconds().unwrap_or(i64::MAX) as f64 / 3.6e9 * 100.0).round() / 100.0;
+    let hours = |delta: chrono::TimeDelta| {
+        (delta.num_microseconds().unwrap_or(i64::MAX) as f64 / 3.6e9 * 100.0).round() / 100.0
+    };
     let (position, hours_outside) = if action.created_at < start {
-        (Position::BeforeWindow, Some(hours(start - action.created_at)))
+        (
+            Position::BeforeWindow,
+            Some(hours(start - action.created_at)),
+        )
     } else if action.created_at >= end {
         (Position::AfterWindow, Some(hours(action.created_at - end)))
     } else {
@@ -227,7 +261,10 @@ fn describe_action(
         kind: action.kind,
         record_id: action.record_id,
         variant_id: action.variant_id,
-        product_name: variants.get(&action.variant_id).map(|v| v.product_name.clone()).unwrap_or_default(),
+        product_name: variants
+            .get(&action.variant_id)
+            .map(|(name, _)| name.to_string())
+            .unwrap_or_default(),
         created_at: iso(action.created_at),
         position,
         hours_outside,
@@ -242,15 +279,28 @@ fn why_it_won(winner: &Action, in_window: &[Action]) -> String {
         .map(|k| k.as_str())
         .collect();
     let mut why = if lower.is_empty() {
-        format!("{} is the user's highest-priority action type in the window", winner.kind.as_str())
+        format!(
+            "{} is the user's highest-priority action type in the window",
+            winner.kind.as_str()
+        )
     } else {
         format!("{} outranks {}", winner.kind.as_str(), lower.join(" and "))
     };
     if same_kind.len() > 1 {
-        let tied = same_kind.iter().filter(|a| a.created_at == winner.created_at).count();
-        why.push_str(&format!("; the most recent of {} {} actions", same_kind.len(), winner.kind.as_str()));
+        let tied = same_kind
+            .iter()
+            .filter(|a| a.created_at == winner.created_at)
+            .count();
+        why.push_str(&format!(
+            "; the most recent of {} {} actions",
+            same_kind.len(),
+            winner.kind.as_str()
+        ));
         if tied > 1 {
-            why.push_str(&format!(", tied at that instant with {} other(s): the smallest record id wins", tied - 1));
+            why.push_str(&format!(
+                ", tied at that instant with {} other(s): the smallest record id wins",
+                tied - 1
+            ));
         }
     }
     why

@@ -2,22 +2,26 @@
 //! and filtered by demand, written as three audiences plus their test files.
 //! The rules are in docs/layer3-contract.md.
 
+pub mod columns;
 pub mod explain;
 pub mod queries;
 pub mod rules;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use uuid::Uuid;
+use uuid::fmt::Hyphenated;
 
-use self::queries::{Profiles, VariantInfo};
+use self::columns::Slots;
+use self::queries::{Profiles, Variants};
 use self::rules::{ActionKind, Audience, Demand, DemandCounts, Kept, Picker, Row, Thresholds};
-use crate::db::{database_for, RunSettings, RunSnapshot};
+use crate::db::{RunSettings, RunSnapshot, database_for};
 use crate::error::{EngineError, Result};
-use crate::output::{prepare_output_dir, FileName, FileSet};
+use crate::output::{CsvRows, CsvSink, FileName, FileSet, prepare_output_dir};
 use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
 
 pub const NAME: &str = "layer3-behavior";
@@ -40,13 +44,17 @@ fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
 }
 
 /// The window of rule 1: `[asOf − (lookback − cooling) h, asOf − cooling h)`.
-pub fn window(as_of: DateTime<Utc>, lookback_hours: f64, cooling_hours: f64) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn window(
+    as_of: DateTime<Utc>,
+    lookback_hours: f64,
+    cooling_hours: f64,
+) -> (DateTime<Utc>, DateTime<Utc>) {
     let end = as_of - crate::time::hours(cooling_hours);
     let start = as_of - crate::time::hours(lookback_hours - cooling_hours);
     (start, end)
 }
 
-/// One audience after the filter. Rows are built from `Enrichment` as they are written,
+/// One audience after the filter. Rows are formatted from `Enrichment` as they are written,
 /// so the run never holds all rows as strings at once.
 struct AudienceRows {
     audience: Audience,
@@ -54,49 +62,164 @@ struct AudienceRows {
     kept: Vec<Kept>,
 }
 
-/// The profile and variant columns of the kept rows.
+/// The profile and variant columns of the kept rows. A row's profile is at its slot
+/// (`Kept::slot`).
 struct Enrichment {
     profiles: Profiles,
-    variants: HashMap<Uuid, VariantInfo>,
+    variants: Variants,
 }
 
 impl Enrichment {
     fn row(&self, kept: &Kept) -> Row {
         to_row(kept, &self.profiles, &self.variants)
     }
+
+    /// Writes a row without allocating: ids and the count go through `buffers`.
+    fn write_row(&self, w: &mut CsvSink, kept: &Kept, buffers: &mut RowBuffers) -> csv::Result<()> {
+        let action = &kept.pick.action;
+        let slot = kept.slot as usize;
+        let profiles = &self.profiles;
+        let (product_name, variant_size) = self
+            .variants
+            .get(&action.variant_id)
+            .unwrap_or(("", UNKNOWN_SIZE));
+        buffers.count.clear();
+        write!(buffers.count, "{}", kept.count)
+            .map_err(|_| csv::Error::from(std::io::Error::other("formatting a count")))?;
+        w.write_record([
+            &*action
+                .user_id
+                .hyphenated()
+                .encode_lower(&mut buffers.user_id),
+            profiles.usernames.get(slot).unwrap_or(""),
+            profiles.first_names.get(slot).unwrap_or(""),
+            profiles.sizes.get(slot).unwrap_or(""),
+            variant_size,
+            product_name,
+            &*action
+                .variant_id
+                .hyphenated()
+                .encode_lower(&mut buffers.variant_id),
+            profiles.last_active.get(slot).unwrap_or(""),
+            &buffers.count,
+        ])
+    }
+}
+
+/// `relevant_variant_size` of a variant without `mens_size` (or not found).
+const UNKNOWN_SIZE: &str = "Unknown";
+
+struct RowBuffers {
+    user_id: [u8; Hyphenated::LENGTH],
+    variant_id: [u8; Hyphenated::LENGTH],
+    count: String,
+}
+
+impl RowBuffers {
+    fn new() -> Self {
+        RowBuffers {
+            user_id: [0; Hyphenated::LENGTH],
+            variant_id: [0; Hyphenated::LENGTH],
+            count: String::new(),
+        }
+    }
 }
 
 async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let options = &ctx.options;
     let log = &ctx.logger;
-    let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
+    let output_dir = if options.dry_run {
+        None
+    } else {
+        Some(prepare_output_dir(&options.output_dir)?)
+    };
 
     let phase = log.phase("connect", "opening a read-only snapshot on 3 connections");
     let database = database_for(&options.database_url)?;
-    let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+    let settings = RunSettings {
+        statement_timeout: options.statement_timeout,
+        acquire_timeout: options.acquire_timeout,
+    };
     let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
     let mut timings = HashMap::new();
-    timings.insert("connect", phase.end(format!("window [{}, {})", crate::time::iso(start), crate::time::iso(end))));
+    timings.insert(
+        "connect",
+        phase.end(format!(
+            "window [{}, {})",
+            crate::time::iso(start),
+            crate::time::iso(end)
+        )),
+    );
     let [c0, c1, c2] = snapshot.connections.as_mut_slice() else {
-        return Err(EngineError::internal("the snapshot did not open 3 connections"));
+        return Err(EngineError::internal(
+            "the snapshot did not open 3 connections",
+        ));
     };
 
+    // The deleted users first: every later query leaves their rows out.
+    let phase = log.phase(
+        "activity",
+        "reading the deleted users, then the window's actions",
+    );
+    let (deleted, size_values) = tokio::try_join!(
+        log.timed(
+            "activity",
+            "deleted users",
+            c0.canceller.guard(queries::read_deleted_users(&mut c0.tx))
+        ),
+        log.timed(
+            "activity",
+            "mens_size values",
+            c1.canceller.guard(queries::read_size_values(&mut c1.tx))
+        ),
+    )?;
     // The three kinds of action are read in parallel, each into its own picker.
-    let phase = log.phase("activity", "reading the window's actions");
-    let (start_at, end_at) = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
-    let (mut offers, mut closet, mut wishlist) = (Picker::default(), Picker::default(), Picker::default());
+    let window_at = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
+    let (mut offers, mut closet, mut wishlist) =
+        (Picker::default(), Picker::default(), Picker::default());
     tokio::try_join!(
-        c0.canceller.guard(queries::read_actions(&mut c0.tx, ActionKind::OfferCreated, start_at, end_at, &mut offers)),
-        c1.canceller.guard(queries::read_actions(&mut c1.tx, ActionKind::ClosetAdd, start_at, end_at, &mut closet)),
-        c2.canceller.guard(queries::read_actions(&mut c2.tx, ActionKind::WishlistAdd, start_at, end_at, &mut wishlist)),
+        log.timed(
+            "activity",
+            "offer_created rows",
+            c0.canceller.guard(queries::read_actions(
+                &mut c0.tx,
+                ActionKind::OfferCreated,
+                window_at,
+                &deleted,
+                &mut offers
+            )),
+        ),
+        log.timed(
+            "activity",
+            "closet_add rows",
+            c1.canceller.guard(queries::read_actions(
+                &mut c1.tx,
+                ActionKind::ClosetAdd,
+                window_at,
+                &deleted,
+                &mut closet
+            )),
+        ),
+        log.timed(
+            "activity",
+            "wishlist_add rows",
+            c2.canceller.guard(queries::read_actions(
+                &mut c2.tx,
+                ActionKind::WishlistAdd,
+                window_at,
+                &deleted,
+                &mut wishlist
+            )),
+        ),
     )?;
     let (picks, activity) = Picker::merge([offers, closet, wishlist]).finish();
     timings.insert(
         "activity",
         phase.end(format!(
-            "{} activity rows (offer_created {}, closet_add {}, wishlist_add {}), {} unique users",
+            "{} deleted users left out; {} activity rows (offer_created {}, closet_add {}, wishlist_add {}), {} unique users",
+            deleted.len(),
             activity.total,
             activity.offer_created,
             activity.closet_add,
@@ -104,25 +227,6 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             picks.len()
         )),
     );
-
-    // Only the picked variants' demand matters; the two counts run in parallel.
-    let phase = log.phase("demand", "counting all-time demand for the picked variants");
-    let inventory_variants = rules::variants_needing(&picks, Demand::Inventory);
-    let wishlist_variants = rules::variants_needing(&picks, Demand::Wishlist);
-    let (inventory, wishlist) = tokio::try_join!(
-        c1.canceller.guard(queries::read_inventory_counts_for(&mut c1.tx, &inventory_variants)),
-        c2.canceller.guard(queries::read_wishlist_counts_for(&mut c2.tx, &wishlist_variants)),
-    )?;
-    let counts = DemandCounts { inventory, wishlist };
-    timings.insert(
-        "demand",
-        phase.end(format!(
-            "{} inventory and {} wishlist variants counted",
-            inventory_variants.len(),
-            wishlist_variants.len()
-        )),
-    );
-    drop((inventory_variants, wishlist_variants));
 
     let mut metadata = json!({
         "generator": NAME,
@@ -139,54 +243,152 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         metadata["reason"] = json!("no_activity");
         metadata["counts"] = json!({ "activityRows": activity, "uniqueUsers": 0 });
         metadata["phasesMs"] = json!(timings);
-        return Ok(GeneratorOutput { files: Vec::new(), manifest_path: None, audience_size: 0, metadata });
+        return Ok(GeneratorOutput {
+            files: Vec::new(),
+            manifest_path: None,
+            audience_size: 0,
+            metadata,
+        });
     }
 
-    let thresholds =
-        Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
+    // Only the picked variants' demand matters; the two counts run in parallel.
+    let phase = log.phase("demand", "counting all-time demand for the picked variants");
+    let inventory_variants = rules::variants_needing(&picks, Demand::Inventory);
+    let wishlist_variants = rules::variants_needing(&picks, Demand::Wishlist);
+    let (inventory, wishlist) = tokio::try_join!(
+        log.timed(
+            "demand",
+            "inventory counts",
+            c1.canceller.guard(queries::read_inventory_counts(
+                &mut c1.tx,
+                &inventory_variants,
+                &deleted
+            )),
+        ),
+        log.timed(
+            "demand",
+            "wishlist counts",
+            c2.canceller.guard(queries::read_wishlist_counts(
+                &mut c2.tx,
+                &wishlist_variants,
+                &deleted
+            )),
+        ),
+    )?;
+    timings.insert(
+        "demand",
+        phase.end(format!(
+            "{} inventory and {} wishlist variants counted",
+            inventory_variants.len(),
+            wishlist_variants.len()
+        )),
+    );
+    drop((inventory_variants, wishlist_variants, deleted));
+    let counts = DemandCounts {
+        inventory,
+        wishlist,
+    };
+
+    let thresholds = Thresholds {
+        min_inventory_count: options.min_inventory_count,
+        min_wishlist_count: options.min_wishlist_count,
+    };
     let filtered = rules::filter_and_order(&picks, &counts, thresholds);
     let unique_users = picks.len();
-    drop((picks, counts));
-    let kept_total: usize = filtered.iter().map(|(_, kept)| kept.len()).sum();
-    log.info(format!("demand filter: {kept_total} of {unique_users} users kept"));
+    drop(counts);
+    let kept_rows = || filtered.iter().flat_map(|(_, kept)| kept.iter());
+    log.info(format!(
+        "demand filter: {} of {unique_users} users kept",
+        kept_rows().count()
+    ));
 
+    // Only the kept users are enriched. A profile's slot is its pick's (`Kept::slot`).
     let phase = log.phase("enrich", "reading profiles and variants of the kept users");
-    let users: Vec<Uuid> = filtered.iter().flat_map(|(_, kept)| kept.iter().map(|k| k.pick.action.user_id)).collect();
-    let mut variants: Vec<Uuid> =
-        filtered.iter().flat_map(|(_, kept)| kept.iter().map(|k| k.pick.action.variant_id)).collect();
-    variants.sort_unstable();
-    variants.dedup();
-    let (names, sizes, last_active, variant_info) = if users.is_empty() {
-        Default::default()
-    } else {
-        let names_and_variants = async {
-            let names = c0.canceller.guard(queries::read_names(&mut c0.tx, &users)).await?;
-            let variants = c0.canceller.guard(queries::read_variants(&mut c0.tx, &variants)).await?;
-            Ok::<_, EngineError>((names, variants))
-        };
-        let ((names, variant_info), sizes, last_active) = tokio::try_join!(
-            names_and_variants,
-            c1.canceller.guard(queries::read_sizes(&mut c1.tx, &users)),
-            c2.canceller.guard(queries::read_last_active(&mut c2.tx, &users)),
-        )?;
-        (names, sizes, last_active, variant_info)
+    let users: Vec<Uuid> = kept_rows().map(|k| k.pick.action.user_id).collect();
+    let slots = Slots::from_pairs(
+        kept_rows().map(|k| (k.pick.action.user_id, k.slot)),
+        picks.len(),
+    );
+    drop(picks);
+    let mut variant_ids: Vec<Uuid> = kept_rows().map(|k| k.pick.action.variant_id).collect();
+    variant_ids.sort_unstable();
+    variant_ids.dedup();
+    // The longest query alone on c0; the shorter ones share the other connections.
+    let names_and_variants = async {
+        let names = log
+            .timed(
+                "enrich",
+                "names",
+                c1.canceller
+                    .guard(queries::read_names(&mut c1.tx, &users, &slots)),
+            )
+            .await?;
+        let variants = log
+            .timed(
+                "enrich",
+                "variants",
+                c1.canceller
+                    .guard(queries::read_variants(&mut c1.tx, &variant_ids)),
+            )
+            .await?;
+        Ok::<_, EngineError>((names, variants))
     };
+    let (sizes, ((usernames, first_names), variants), last_active) = tokio::try_join!(
+        log.timed(
+            "enrich",
+            "sizes",
+            c0.canceller.guard(queries::read_sizes(
+                &mut c0.tx,
+                &users,
+                &slots,
+                &size_values
+            ))
+        ),
+        names_and_variants,
+        log.timed(
+            "enrich",
+            "last activity",
+            c2.canceller
+                .guard(queries::read_last_active(&mut c2.tx, &users, &slots))
+        ),
+    )?;
     snapshot.finish().await?;
-    let enrichment = Enrichment { profiles: Profiles { names, sizes, last_active }, variants: variant_info };
+    drop((users, variant_ids));
+    let enrichment = Enrichment {
+        profiles: Profiles {
+            slots,
+            usernames,
+            first_names,
+            sizes,
+            last_active,
+        },
+        variants,
+    };
+    timings.insert(
+        "enrich",
+        phase.end(format!(
+            "{} profiles, {} variants",
+            enrichment.profiles.usernames.count(),
+            enrichment.variants.len()
+        )),
+    );
     let audiences: Vec<AudienceRows> = Audience::ALL
         .into_iter()
         .zip(filtered)
-        .map(|(audience, (before_filter, kept))| AudienceRows { audience, before_filter, kept })
+        .map(|(audience, (before_filter, kept))| AudienceRows {
+            audience,
+            before_filter,
+            kept,
+        })
         .collect();
-    timings.insert(
-        "enrich",
-        phase.end(format!("{} profiles, {} variants", enrichment.profiles.names.len(), enrichment.variants.len())),
-    );
 
     let audience_counts: serde_json::Map<String, serde_json::Value> = audiences
         .iter()
         .map(|a| {
-            (a.audience.as_str().to_string(), json!({ "beforeFilter": a.before_filter, "afterFilter": a.kept.len() }))
+            (
+                a.audience.as_str().to_string(),
+                json!({ "beforeFilter": a.before_filter, "afterFilter": a.kept.len() }),
+            )
         })
         .collect();
     metadata["counts"] = json!({
@@ -200,7 +402,9 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let manifest = manifest_base(ctx, &metadata);
     let (files, manifest_path) = match output_dir {
         None => {
-            log.info(format!("dry run: {audience_size} rows computed, no files written"));
+            log.info(format!(
+                "dry run: {audience_size} rows computed, no files written"
+            ));
             let planned: Vec<serde_json::Value> = audiences
                 .iter()
                 .flat_map(|a| {
@@ -215,15 +419,29 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         Some(dir) => {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
-            let written = tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences, &enrichment, manifest))
-                .await
-                .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
-            timings.insert("write", phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))));
+            let written = tokio::task::spawn_blocking(move || {
+                write_files(dir, stamp, &audiences, &enrichment, manifest)
+            })
+            .await
+            .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
+            timings.insert(
+                "write",
+                phase.end(format!(
+                    "{} files and {}",
+                    written.0.len(),
+                    MANIFEST_SUFFIX.trim_start_matches('.')
+                )),
+            );
             written
         }
     };
     metadata["phasesMs"] = json!(timings);
-    Ok(GeneratorOutput { files, manifest_path, audience_size, metadata })
+    Ok(GeneratorOutput {
+        files,
+        manifest_path,
+        audience_size,
+        metadata,
+    })
 }
 
 const MANIFEST_SUFFIX: &str = ".manifest.json";
@@ -243,23 +461,29 @@ fn manifest_base(ctx: &RunContext, metadata: &serde_json::Value) -> serde_json::
     })
 }
 
-fn with_files(mut manifest: serde_json::Value, stamp: Option<&str>, files: Vec<serde_json::Value>) -> serde_json::Value {
+fn with_files(
+    mut manifest: serde_json::Value,
+    stamp: Option<&str>,
+    files: Vec<serde_json::Value>,
+) -> serde_json::Value {
     manifest["stamp"] = json!(stamp);
     manifest["files"] = json!(files);
     manifest
 }
 
-pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &HashMap<Uuid, VariantInfo>) -> Row {
+pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &Variants) -> Row {
     let action = &kept.pick.action;
     let user = &action.user_id;
-    let variant = variants.get(&action.variant_id);
+    let (product_name, variant_size) = variants
+        .get(&action.variant_id)
+        .unwrap_or(("", UNKNOWN_SIZE));
     Row {
         user_id: user.to_string(),
         username: profiles.username(user).to_string(),
         first_name: profiles.first_name(user).to_string(),
         usersize: profiles.usersize(user).to_string(),
-        relevant_variant_size: variant.map_or_else(|| "Unknown".to_string(), |v| v.size.clone()),
-        product_name: variant.map(|v| v.product_name.clone()).unwrap_or_default(),
+        relevant_variant_size: variant_size.to_string(),
+        product_name: product_name.to_string(),
         variant_id: action.variant_id.to_string(),
         last_active: profiles.last_active(user).to_string(),
         count: kept.count.to_string(),
@@ -274,27 +498,45 @@ fn write_files(
     manifest: serde_json::Value,
 ) -> Result<(Vec<OutputFile>, Option<std::path::PathBuf>)> {
     let mut set = FileSet::new(dir.clone(), stamp);
-    let mut planned = Vec::new();
     let now = Utc::now();
+    // Each audience's file and its test file, all written at once.
+    let mut files: Vec<(FileName, CsvRows<'_>)> = Vec::new();
+    let mut planned = Vec::new();
     for audience in audiences {
         let header = audience.audience.header();
         let prefix = audience.audience.file_prefix();
-        let rows = set.add_csv(FileName::new(format!("{prefix}_"), ".csv"), |w| {
-            w.write_record(header)?;
-            for kept in &audience.kept {
-                w.write_record(enrichment.row(kept).fields())?;
-            }
-            Ok(audience.kept.len())
-        })?;
-        planned.push((audience.audience, rows, false));
-        let test = rules::test_row(audience.kept.first().map(|k| enrichment.row(k)).as_ref(), now);
-        set.add_csv(FileName::new(format!("{prefix}_TEST_"), ".csv"), |w| {
-            w.write_record(header)?;
-            w.write_record(test.fields())?;
-            Ok(1)
-        })?;
-        planned.push((audience.audience, 1, true));
+        files.push((
+            FileName::new(format!("{prefix}_"), ".csv"),
+            Box::new(move |w| {
+                let mut buffers = RowBuffers::new();
+                w.write_record(header)?;
+                for kept in &audience.kept {
+                    enrichment.write_row(w, kept, &mut buffers)?;
+                }
+                Ok(audience.kept.len())
+            }),
+        ));
+        planned.push((audience.audience, false));
+        let test = rules::test_row(
+            audience.kept.first().map(|k| enrichment.row(k)).as_ref(),
+            now,
+        );
+        files.push((
+            FileName::new(format!("{prefix}_TEST_"), ".csv"),
+            Box::new(move |w| {
+                w.write_record(header)?;
+                w.write_record(test.fields())?;
+                Ok(1)
+            }),
+        ));
+        planned.push((audience.audience, true));
     }
+    let rows = set.add_csvs(files)?;
+    let planned: Vec<(Audience, usize, bool)> = planned
+        .into_iter()
+        .zip(rows)
+        .map(|((audience, is_test_file), rows)| (audience, rows, is_test_file))
+        .collect();
     let make_manifest = |stamp: &str, written: &[crate::output::WrittenFile]| {
         let files = written
             .iter()
@@ -310,12 +552,14 @@ fn write_files(
                 })
             })
             .collect();
-        let mut text = serde_json::to_vec_pretty(&with_files(manifest.clone(), Some(stamp), files)).unwrap_or_default();
+        let mut text = serde_json::to_vec_pretty(&with_files(manifest.clone(), Some(stamp), files))
+            .unwrap_or_default();
         text.push(b'\n');
         text
     };
     let manifest_name = FileName::new("", MANIFEST_SUFFIX);
-    let (written, final_stamp) = set.commit_with_last(Some((manifest_name.clone(), &make_manifest)))?;
+    let (written, final_stamp) =
+        set.commit_with_last(Some((manifest_name.clone(), &make_manifest)))?;
     let manifest_path = Some(dir.join(manifest_name.with_stamp(&final_stamp)));
     let files = written
         .into_iter()

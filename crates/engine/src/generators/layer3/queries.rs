@@ -6,19 +6,39 @@
 //! bounds are bound as `timestamp` (UTC wall clock), which compares with either column
 //! type without casting the column, so an index on `created_at` stays usable.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::TryStreamExt;
+use futures_util::stream::BoxStream;
+use rustc_hash::FxHashMap;
 use sqlx::PgConnection;
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
-use super::rules::{Action, ActionKind, DemandCounts, Picker};
+use super::columns::{MinValueColumn, Slots, TextColumn};
+use super::rules::{Action, ActionKind, Demand, DemandCounts, Picker};
 use crate::error::{EngineError, Result};
 
-// The window's actions, one query per kind so the three can run in parallel. Actions of
-// deleted users are left out with an anti-join against the (few) deleted users; every
-// item's user exists (foreign keys), so this equals joining the live users.
+// How the run's queries stay cheap at a million users (bench/README.md has the numbers):
+// - Soft-deleted users are read once (`read_deleted_users`) and every other query leaves
+//   their rows out with `user_id <> ALL($deleted)`, a hashed filter on each row, instead of
+//   joining or anti-joining `users` in every query. Every item's user exists (foreign keys),
+//   so "not a deleted user" equals "a live user".
+// - Id lists are bound as arrays and matched with `= ANY($n)`. Sessions force custom plans,
+//   so the array is a constant to the planner, and PostgreSQL (14+) matches each row against
+//   it with a hash table: far cheaper per row than a (semi-)join node.
+
+const DELETED_USERS_SQL: &str = "SELECT u.id FROM users u WHERE u.deleted_at <> 0";
+
+/// The ids of the soft-deleted users (`deleted_at <> 0`).
+pub async fn read_deleted_users(conn: &mut PgConnection) -> Result<Vec<Uuid>> {
+    sqlx::query_scalar(DELETED_USERS_SQL)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx("reading the deleted users", e))
+}
+
+// The window's actions of live users, one query per kind so the three can run in parallel.
 const OFFERS_IN_WINDOW_SQL: &str = r#"
 SELECT o.creator_user_id, first_item.product_variant_id, o.created_at::timestamptz, o.id
 FROM offers o
@@ -27,29 +47,29 @@ CROSS JOIN LATERAL (
     WHERE oi.offer_id = o.id ORDER BY oi.id LIMIT 1
 ) first_item
 WHERE o.created_at >= $1 AND o.created_at < $2
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.creator_user_id AND u.deleted_at <> 0)
+  AND o.creator_user_id <> ALL($3::uuid[])
 "#;
 
 const CLOSET_ADDS_IN_WINDOW_SQL: &str = r#"
 SELECT i.user_id, i.product_variant_id, i.created_at::timestamptz, i.id
 FROM inventory_items i
 WHERE i.created_at >= $1 AND i.created_at < $2 AND i.status::text = 'OPEN_FOR_TRADE'
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id AND u.deleted_at <> 0)
+  AND i.user_id <> ALL($3::uuid[])
 "#;
 
 const WISHLIST_ADDS_IN_WINDOW_SQL: &str = r#"
 SELECT w.user_id, w.product_variant_id, w.created_at::timestamptz, w.id
 FROM wishlist_items w
 WHERE w.created_at >= $1 AND w.created_at < $2 AND w.deleted_at = 0
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id AND u.deleted_at <> 0)
+  AND w.user_id <> ALL($3::uuid[])
 "#;
 
-/// Streams the window's actions of one kind, by live users, into `picker`.
+/// Streams the window's actions of one kind, by users not in `deleted`, into `picker`.
 pub async fn read_actions(
     conn: &mut PgConnection,
     kind: ActionKind,
-    start: NaiveDateTime,
-    end: NaiveDateTime,
+    (start, end): (NaiveDateTime, NaiveDateTime),
+    deleted: &[Uuid],
     picker: &mut Picker,
 ) -> Result<()> {
     let sql = match kind {
@@ -58,237 +78,379 @@ pub async fn read_actions(
         ActionKind::WishlistAdd => WISHLIST_ADDS_IN_WINDOW_SQL,
     };
     let doing = format!("reading {} activity", kind.as_str());
-    let mut rows = sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql).bind(start).bind(end).fetch(conn);
-    while let Some((user_id, variant_id, created_at, record_id)) =
-        rows.try_next().await.map_err(|e| EngineError::from_sqlx(&doing, e))?
+    let mut rows = sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql)
+        .bind(start)
+        .bind(end)
+        .bind(deleted)
+        .fetch(conn);
+    while let Some((user_id, variant_id, created_at, record_id)) = rows
+        .try_next()
+        .await
+        .map_err(|e| EngineError::from_sqlx(&doing, e))?
     {
-        picker.add(Action { user_id, kind, variant_id, created_at, record_id });
+        picker.add(Action {
+            user_id,
+            kind,
+            variant_id,
+            created_at,
+            record_id,
+        });
     }
     Ok(())
 }
 
-// All-time demand per variant, for the picked variants. "Items of live users" is computed as
-// "items whose user is not deleted": an anti-join against the few deleted users is far
-// cheaper than joining every user, and gives the same counts because every item's user
-// exists (foreign keys). The id list is joined as `unnest($1)`, which the
-// planner sizes correctly (sessions force custom plans), where `= ANY($1)` of a large array
-// costs much planning. Matching items are picked first, and only they are checked against
-// the deleted users; run with nested loops off (`read_*_counts_for`), so the table is read
-// in one sequential pass instead of by hundreds of thousands of index probes.
-const INVENTORY_COUNTS_FOR_SQL: &str = r#"
-WITH matched AS MATERIALIZED (
-    SELECT i.product_variant_id, i.user_id
-    FROM inventory_items i
-    WHERE i.status::text = 'OPEN_FOR_TRADE'
-      AND i.product_variant_id IN (SELECT unnest($1::uuid[]))
-)
-SELECT m.product_variant_id, count(*)::int8
-FROM matched m
-WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id AND u.deleted_at <> 0)
-GROUP BY m.product_variant_id
+// All-time demand per variant, for the picked variants: one sequential pass over the item
+// table. The variant list is matched through `coalesce(v, v)` (the same value: the column is
+// NOT NULL) so that the planner does not estimate each of ~100k array elements against the
+// column's statistics: that took ~0.3 s of planning per count at 1M users.
+const INVENTORY_COUNTS_SQL: &str = r#"
+SELECT i.product_variant_id, count(*)::int8
+FROM inventory_items i
+WHERE i.status::text = 'OPEN_FOR_TRADE'
+  AND coalesce(i.product_variant_id, i.product_variant_id) = ANY($1::uuid[])
+  AND i.user_id <> ALL($2::uuid[])
+GROUP BY i.product_variant_id
 "#;
 
-const WISHLIST_COUNTS_FOR_SQL: &str = r#"
-WITH matched AS MATERIALIZED (
-    SELECT w.product_variant_id, w.user_id
-    FROM wishlist_items w
-    WHERE w.deleted_at = 0
-      AND w.product_variant_id IN (SELECT unnest($1::uuid[]))
-)
-SELECT m.product_variant_id, count(*)::int8
-FROM matched m
-WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id AND u.deleted_at <> 0)
-GROUP BY m.product_variant_id
+const WISHLIST_COUNTS_SQL: &str = r#"
+SELECT w.product_variant_id, count(*)::int8
+FROM wishlist_items w
+WHERE w.deleted_at = 0
+  AND coalesce(w.product_variant_id, w.product_variant_id) = ANY($1::uuid[])
+  AND w.user_id <> ALL($2::uuid[])
+GROUP BY w.product_variant_id
 "#;
 
 async fn fetch_counts(
-    mut rows: futures_util::stream::BoxStream<'_, std::result::Result<(Uuid, i64), sqlx::Error>>,
+    mut rows: BoxStream<'_, sqlx::Result<(Uuid, i64)>>,
     doing: &str,
-) -> Result<HashMap<Uuid, i64>> {
-    let mut counts = HashMap::new();
-    while let Some((variant, count)) = rows.try_next().await.map_err(|e| EngineError::from_sqlx(doing, e))? {
+) -> Result<FxHashMap<Uuid, i64>> {
+    let mut counts = FxHashMap::default();
+    while let Some((variant, count)) = rows
+        .try_next()
+        .await
+        .map_err(|e| EngineError::from_sqlx(doing, e))?
+    {
         counts.insert(variant, count);
     }
     Ok(counts)
 }
 
-/// Open-for-trade inventory of live users for the given variants. Turns nested loops off
-/// for the rest of the connection's transaction.
-pub async fn read_inventory_counts_for(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
-    if variants.is_empty() {
-        return Ok(HashMap::new());
-    }
-    without_nested_loops(conn).await?;
-    fetch_counts(sqlx::query_as(INVENTORY_COUNTS_FOR_SQL).bind(variants).fetch(conn), "counting open inventory").await
-}
-
-/// Live wishlist items of live users for the given variants. Turns nested loops off for
-/// the rest of the connection's transaction.
-pub async fn read_wishlist_counts_for(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
-    if variants.is_empty() {
-        return Ok(HashMap::new());
-    }
-    without_nested_loops(conn).await?;
-    fetch_counts(sqlx::query_as(WISHLIST_COUNTS_FOR_SQL).bind(variants).fetch(conn), "counting wishlist items").await
-}
-
-async fn without_nested_loops(conn: &mut PgConnection) -> Result<()> {
-    sqlx::query("SELECT set_config('enable_nestloop', 'off', true)")
-        .execute(conn)
-        .await
-        .map(|_| ())
-        .map_err(|e| EngineError::from_sqlx("configuring the demand count", e))
-}
-
-/// All-time demand counts for the given variants (explainUser: a single variant, where an
-/// index lookup is best, so nested loops stay on).
-pub async fn read_demand_for(
+/// Open-for-trade inventory items of users not in `deleted`, for the given variants.
+pub async fn read_inventory_counts(
     conn: &mut PgConnection,
-    inventory_variants: &[Uuid],
-    wishlist_variants: &[Uuid],
-) -> Result<DemandCounts> {
-    let mut counts = DemandCounts::default();
-    if !inventory_variants.is_empty() {
-        counts.inventory = count_by_variant(conn, INVENTORY_COUNTS_FOR_SQL, inventory_variants, "counting open inventory").await?;
+    variants: &[Uuid],
+    deleted: &[Uuid],
+) -> Result<FxHashMap<Uuid, i64>> {
+    if variants.is_empty() {
+        return Ok(FxHashMap::default());
     }
-    if !wishlist_variants.is_empty() {
-        counts.wishlist = count_by_variant(conn, WISHLIST_COUNTS_FOR_SQL, wishlist_variants, "counting wishlist items").await?;
+    let rows = sqlx::query_as(INVENTORY_COUNTS_SQL)
+        .bind(variants)
+        .bind(deleted)
+        .fetch(conn);
+    fetch_counts(rows, "counting open inventory").await
+}
+
+/// Live wishlist items of users not in `deleted`, for the given variants.
+pub async fn read_wishlist_counts(
+    conn: &mut PgConnection,
+    variants: &[Uuid],
+    deleted: &[Uuid],
+) -> Result<FxHashMap<Uuid, i64>> {
+    if variants.is_empty() {
+        return Ok(FxHashMap::default());
+    }
+    let rows = sqlx::query_as(WISHLIST_COUNTS_SQL)
+        .bind(variants)
+        .bind(deleted)
+        .fetch(conn);
+    fetch_counts(rows, "counting wishlist items").await
+}
+
+// One variant's demand (explainUser): the same rules as the counts above, through the
+// `product_variant_id` index, with the deleted users checked by key.
+const ONE_VARIANT_INVENTORY_COUNT_SQL: &str = r#"
+SELECT count(*)::int8
+FROM inventory_items i
+WHERE i.product_variant_id = $1 AND i.status::text = 'OPEN_FOR_TRADE'
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id AND u.deleted_at <> 0)
+"#;
+
+const ONE_VARIANT_WISHLIST_COUNT_SQL: &str = r#"
+SELECT count(*)::int8
+FROM wishlist_items w
+WHERE w.product_variant_id = $1 AND w.deleted_at = 0
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id AND u.deleted_at <> 0)
+"#;
+
+/// The demand count of one variant (explainUser).
+pub async fn read_one_variant_demand(
+    conn: &mut PgConnection,
+    demand: Demand,
+    variant: Uuid,
+) -> Result<DemandCounts> {
+    let (sql, doing) = match demand {
+        Demand::Inventory => (ONE_VARIANT_INVENTORY_COUNT_SQL, "counting open inventory"),
+        Demand::Wishlist => (ONE_VARIANT_WISHLIST_COUNT_SQL, "counting wishlist items"),
+    };
+    let count: i64 = sqlx::query_scalar(sql)
+        .bind(variant)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx(doing, e))?;
+    let mut counts = DemandCounts::default();
+    let map = match demand {
+        Demand::Inventory => &mut counts.inventory,
+        Demand::Wishlist => &mut counts.wishlist,
+    };
+    if count > 0 {
+        map.insert(variant, count);
     }
     Ok(counts)
 }
 
-async fn count_by_variant(
-    conn: &mut PgConnection,
-    sql: &'static str,
-    variants: &[Uuid],
-    doing: &str,
-) -> Result<HashMap<Uuid, i64>> {
-    fetch_counts(sqlx::query_as(sql).bind(variants).fetch(conn), doing).await
-}
-
-/// The profile columns of the kept users, as three maps filled by three parallel queries.
-/// Values are `Box<str>`: hundreds of thousands of them, never grown.
+/// The profile columns of the kept users, by slot (the users' positions in the list the
+/// enrich queries were given).
 #[derive(Debug, Default)]
 pub struct Profiles {
-    pub names: HashMap<Uuid, (Box<str>, Box<str>)>,
-    pub sizes: HashMap<Uuid, Box<str>>,
-    pub last_active: HashMap<Uuid, Box<str>>,
+    pub slots: Slots,
+    pub usernames: TextColumn,
+    pub first_names: TextColumn,
+    pub sizes: MinValueColumn,
+    pub last_active: TextColumn,
 }
 
 impl Profiles {
+    fn column<'a>(&self, column: impl FnOnce(usize) -> Option<&'a str>, user: &Uuid) -> &'a str {
+        self.slots.get(user).and_then(column).unwrap_or("")
+    }
     pub fn username(&self, user: &Uuid) -> &str {
-        self.names.get(user).map_or("", |(username, _)| username)
+        self.column(|slot| self.usernames.get(slot), user)
     }
     pub fn first_name(&self, user: &Uuid) -> &str {
-        self.names.get(user).map_or("", |(_, first_name)| first_name)
+        self.column(|slot| self.first_names.get(slot), user)
     }
     pub fn usersize(&self, user: &Uuid) -> &str {
-        self.sizes.get(user).map_or("", |size| size)
+        self.column(|slot| self.sizes.get(slot), user)
     }
     pub fn last_active(&self, user: &Uuid) -> &str {
-        self.last_active.get(user).map_or("", |at| at)
+        self.column(|slot| self.last_active.get(slot), user)
     }
+}
+
+/// Streams the rows of `query` to `each`, mapping errors to "`doing` failed".
+async fn for_each_row(
+    mut rows: BoxStream<'_, sqlx::Result<PgRow>>,
+    doing: &str,
+    mut each: impl FnMut(&PgRow) -> sqlx::Result<()>,
+) -> Result<()> {
+    let fail = |e| EngineError::from_sqlx(doing, e);
+    while let Some(row) = rows.try_next().await.map_err(fail)? {
+        each(&row).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// The slot of a row's user id (column 0): every row answers one of the given ids.
+fn slot_of(slots: &Slots, row: &PgRow) -> sqlx::Result<usize> {
+    let id: Uuid = row.try_get(0)?;
+    slots.get(&id).ok_or_else(|| {
+        sqlx::Error::Protocol(format!(
+            "the database answered an id it was not asked for: {id}"
+        ))
+    })
+}
+
+fn column_error(e: EngineError) -> sqlx::Error {
+    sqlx::Error::Decode(e.to_string().into())
 }
 
 const NAMES_SQL: &str = r#"
 SELECT u.id, coalesce(u.username::text, ''), coalesce(u.first_name::text, '')
-FROM unnest($1::uuid[]) AS k(id)
-JOIN users u ON u.id = k.id
+FROM users u
+WHERE u.id = ANY($1::uuid[])
 "#;
 
-// The users' preferred values first, then their attribute: the planner underestimates how
-// many preferences are `mens_size` and would otherwise join every preference in the table.
-const SIZES_SQL: &str = r#"
-WITH preferred AS MATERIALIZED (
-    SELECT up.user_id, ap.attribute_value_id
-    FROM unnest($1::uuid[]) AS k(id)
-    JOIN user_preferences up ON up.user_id = k.id
-    JOIN attribute_preferences ap ON ap.user_preference_id = up.id AND ap.preferred
-)
-SELECT p.user_id, min(av.value::text COLLATE "C")
-FROM preferred p
-JOIN attribute_values av ON av.id = p.attribute_value_id
-JOIN attributes a ON a.id = av.attribute_id AND a.name::text = 'mens_size'
-GROUP BY p.user_id
+/// `username` and `first_name` of each user of `users`, stored at the user's slot.
+pub async fn read_names(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    slots: &Slots,
+) -> Result<(TextColumn, TextColumn)> {
+    let (mut usernames, mut first_names) =
+        (TextColumn::new(slots.len()), TextColumn::new(slots.len()));
+    let rows = sqlx::query(NAMES_SQL).bind(users).fetch(conn);
+    for_each_row(rows, "reading user names", |row| {
+        let slot = slot_of(slots, row)?;
+        usernames.set(slot, row.try_get(1)?).map_err(column_error)?;
+        first_names.set(slot, row.try_get(2)?).map_err(column_error)
+    })
+    .await?;
+    Ok((usernames, first_names))
+}
+
+// A size is a preferred value of the `mens_size` attribute. Its few values are read first,
+// so the preferences are filtered by value id and the smallest value per user (in byte
+// order, as `min(value COLLATE "C")`) is kept here.
+const MENS_SIZE_VALUES_SQL: &str = r#"
+SELECT av.id, av.value::text
+FROM attribute_values av
+JOIN attributes a ON a.id = av.attribute_id
+WHERE a.name::text = 'mens_size'
 "#;
+
+const PREFERRED_SIZES_SQL: &str = r#"
+SELECT up.user_id, ap.attribute_value_id
+FROM attribute_preferences ap
+JOIN user_preferences up ON up.id = ap.user_preference_id
+WHERE ap.preferred AND ap.attribute_value_id = ANY($1::uuid[]) AND up.user_id = ANY($2::uuid[])
+"#;
+
+/// The `mens_size` attribute's values by id.
+pub async fn read_size_values(conn: &mut PgConnection) -> Result<Vec<(Uuid, String)>> {
+    sqlx::query_as(MENS_SIZE_VALUES_SQL)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx("reading the mens_size values", e))
+}
+
+/// The preferred `mens_size` of each user of `users` (the smallest in byte order when there
+/// are several), stored at the user's slot.
+pub async fn read_sizes(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    slots: &Slots,
+    size_values: &[(Uuid, String)],
+) -> Result<MinValueColumn> {
+    let mut sizes = MinValueColumn::new(
+        size_values
+            .iter()
+            .map(|(_, value)| Box::from(value.as_str())),
+        slots.len(),
+    );
+    if size_values.is_empty() {
+        return Ok(sizes);
+    }
+    let rank_by_value_id: FxHashMap<Uuid, u32> = size_values
+        .iter()
+        .filter_map(|(id, value)| Some((*id, sizes.rank_of(value)?)))
+        .collect();
+    let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
+    let rows = sqlx::query(PREFERRED_SIZES_SQL)
+        .bind(value_ids)
+        .bind(users)
+        .fetch(conn);
+    for_each_row(rows, "reading user sizes", |row| {
+        let slot = slot_of(slots, row)?;
+        let value_id: Uuid = row.try_get(1)?;
+        if let Some(rank) = rank_by_value_id.get(&value_id) {
+            sizes.offer(slot, *rank);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(sizes)
+}
 
 const LAST_ACTIVE_SQL: &str = r#"
 SELECT ua.user_id, max(ua.last_active)::text
-FROM unnest($1::uuid[]) AS k(id)
-JOIN user_activities ua ON ua.user_id = k.id
-WHERE ua.last_active IS NOT NULL
+FROM user_activities ua
+WHERE ua.user_id = ANY($1::uuid[]) AND ua.last_active IS NOT NULL
 GROUP BY ua.user_id
 "#;
 
-/// `username` and `first_name` per user.
-pub async fn read_names(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, (Box<str>, Box<str>)>> {
-    let mut rows = sqlx::query_as::<_, (Uuid, String, String)>(NAMES_SQL).bind(users).fetch(conn);
-    let mut names = HashMap::with_capacity(users.len());
-    while let Some((id, username, first_name)) =
-        rows.try_next().await.map_err(|e| EngineError::from_sqlx("reading user names", e))?
-    {
-        names.insert(id, (username.into_boxed_str(), first_name.into_boxed_str()));
-    }
-    Ok(names)
+/// The latest `last_active` of each user of `users`, as PostgreSQL renders it in UTC, stored
+/// at the user's slot.
+pub async fn read_last_active(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    slots: &Slots,
+) -> Result<TextColumn> {
+    let mut last_active = TextColumn::new(slots.len());
+    let rows = sqlx::query(LAST_ACTIVE_SQL).bind(users).fetch(conn);
+    for_each_row(rows, "reading last activity", |row| {
+        last_active
+            .set(slot_of(slots, row)?, row.try_get(1)?)
+            .map_err(column_error)
+    })
+    .await?;
+    Ok(last_active)
 }
 
-/// The preferred `mens_size` per user (the smallest in byte order when there are several).
-pub async fn read_sizes(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, Box<str>>> {
-    text_by_user(sqlx::query_as(SIZES_SQL).bind(users).fetch(conn), users.len(), "reading user sizes").await
-}
-
-/// The latest `last_active` per user, as PostgreSQL renders it in UTC.
-pub async fn read_last_active(conn: &mut PgConnection, users: &[Uuid]) -> Result<HashMap<Uuid, Box<str>>> {
-    text_by_user(sqlx::query_as(LAST_ACTIVE_SQL).bind(users).fetch(conn), users.len(), "reading last activity").await
-}
-
-async fn text_by_user(
-    mut rows: futures_util::stream::BoxStream<'_, std::result::Result<(Uuid, String), sqlx::Error>>,
-    capacity: usize,
-    doing: &str,
-) -> Result<HashMap<Uuid, Box<str>>> {
-    let mut values = HashMap::with_capacity(capacity);
-    while let Some((id, text)) = rows.try_next().await.map_err(|e| EngineError::from_sqlx(doing, e))? {
-        values.insert(id, text.into_boxed_str());
-    }
-    Ok(values)
-}
-
-/// All three profile reads on one connection (explainUser).
+/// All profile reads on one connection (explainUser).
 pub async fn read_profiles(conn: &mut PgConnection, users: &[Uuid]) -> Result<Profiles> {
-    let names = read_names(conn, users).await?;
-    let sizes = read_sizes(conn, users).await?;
-    let last_active = read_last_active(conn, users).await?;
-    Ok(Profiles { names, sizes, last_active })
+    let slots = Slots::new(users);
+    let (usernames, first_names) = read_names(conn, users, &slots).await?;
+    let size_values = read_size_values(conn).await?;
+    let sizes = read_sizes(conn, users, &slots, &size_values).await?;
+    let last_active = read_last_active(conn, users, &slots).await?;
+    Ok(Profiles {
+        slots,
+        usernames,
+        first_names,
+        sizes,
+        last_active,
+    })
 }
 
-/// The product columns of one variant.
-#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
-pub struct VariantInfo {
-    pub id: Uuid,
-    pub product_name: String,
-    pub size: String,
+/// The product columns of variants, by slot.
+#[derive(Debug, Default)]
+pub struct Variants {
+    slots: Slots,
+    product_names: TextColumn,
+    sizes: TextColumn,
+}
+
+impl Variants {
+    /// The product name and `mens_size` of a variant; `None` if no such variant exists.
+    pub fn get(&self, variant: &Uuid) -> Option<(&str, &str)> {
+        let slot = self.slots.get(variant)?;
+        Some((self.product_names.get(slot)?, self.sizes.get(slot)?))
+    }
+
+    /// Variants found.
+    pub fn len(&self) -> usize {
+        self.product_names.count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 const VARIANTS_SQL: &str = r#"
 SELECT pv.id,
        coalesce(p.name::text, '') AS product_name,
        coalesce(pv.index_cache::jsonb ->> 'mens_size', 'Unknown') AS size
-FROM unnest($1::uuid[]) AS k(id)
-JOIN product_variants pv ON pv.id = k.id
+FROM product_variants pv
 LEFT JOIN products p ON p.id = pv.product_id
+WHERE pv.id = ANY($1::uuid[])
 "#;
 
-pub async fn read_variants(conn: &mut PgConnection, variants: &[Uuid]) -> Result<HashMap<Uuid, VariantInfo>> {
-    if variants.is_empty() {
-        return Ok(HashMap::new());
+/// The product columns of `variants` (distinct ids).
+pub async fn read_variants(conn: &mut PgConnection, variants: &[Uuid]) -> Result<Variants> {
+    let slots = Slots::new(variants);
+    let (mut product_names, mut sizes) = (
+        TextColumn::new(variants.len()),
+        TextColumn::new(variants.len()),
+    );
+    if !variants.is_empty() {
+        let rows = sqlx::query(VARIANTS_SQL).bind(variants).fetch(conn);
+        for_each_row(rows, "reading product variants", |row| {
+            let slot = slot_of(&slots, row)?;
+            product_names
+                .set(slot, row.try_get(1)?)
+                .map_err(column_error)?;
+            sizes.set(slot, row.try_get(2)?).map_err(column_error)
+        })
+        .await?;
     }
-    let rows: Vec<VariantInfo> = sqlx::query_as(VARIANTS_SQL)
-        .bind(variants)
-        .fetch_all(conn)
-        .await
-        .map_err(|e| EngineError::from_sqlx("reading product variants", e))?;
-    Ok(rows.into_iter().map(|v| (v.id, v)).collect())
+    Ok(Variants {
+        slots,
+        product_names,
+        sizes,
+    })
 }
 
 /// `DateTime<Utc>` as the `timestamp` the window is bound as.
@@ -340,7 +502,13 @@ pub async fn read_user_actions(conn: &mut PgConnection, user: Uuid) -> Result<Ve
         .map(|(user_id, code, variant_id, created_at, record_id)| {
             let kind = ActionKind::from_code(code)
                 .ok_or_else(|| EngineError::internal(format!("unknown activity kind {code}")))?;
-            Ok(Action { user_id, kind, variant_id, created_at, record_id })
+            Ok(Action {
+                user_id,
+                kind,
+                variant_id,
+                created_at,
+                record_id,
+            })
         })
         .collect()
 }
