@@ -8,18 +8,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use audience_engine::options::RawOptions;
-use audience_engine::{EngineError, ErrorCode, log::LogSink, registry, run};
+use audience_engine::{log::LogSink, registry, run, EngineError, ErrorCode};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 /// A weak threadsafe function: pending log calls never keep the Node process alive.
-type LogCallback =
-    ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false, true>;
+type LogCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false, true>;
 
-static RUNS: LazyLock<Mutex<HashMap<String, CancellationToken>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static RUNS: LazyLock<Mutex<HashMap<String, CancellationToken>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Runs a generator. Private: use `generate()` from the package's main module.
 /// `options` maps option names to tagged values; resolves the result object, never rejects.
@@ -32,9 +30,7 @@ pub async fn native_generate(
 ) -> Result<serde_json::Value> {
     let cancel = CancellationToken::new();
     if let Some(id) = &run_id {
-        RUNS.lock()
-            .map_err(|_| lock_error())?
-            .insert(id.clone(), cancel.clone());
+        RUNS.lock().map_err(|_| lock_error())?.insert(id.clone(), cancel.clone());
     }
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
@@ -44,8 +40,7 @@ pub async fn native_generate(
     if let Some(id) = &run_id {
         RUNS.lock().map_err(|_| lock_error())?.remove(id);
     }
-    serde_json::to_value(result)
-        .map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
+    serde_json::to_value(result).map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
 }
 
 /// Explains one user's place in the Layer 3 audiences. Private: use `explainUser()`.
@@ -57,9 +52,7 @@ pub async fn native_explain_user(
 ) -> Result<serde_json::Value> {
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
-        Ok(raw) => serde_json::to_value(
-            run::explain_user(&user_id, &raw, sink, CancellationToken::new()).await,
-        ),
+        Ok(raw) => serde_json::to_value(run::explain_user(&user_id, &raw, sink, CancellationToken::new()).await),
         Err(e) => serde_json::to_value(run::ExplainResult::failure(&user_id, options_error(e))),
     };
     result.map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
@@ -104,8 +97,5 @@ fn options_error(e: serde_json::Error) -> EngineError {
 }
 
 fn lock_error() -> Error {
-    Error::from_reason(format!(
-        "{}: the run registry lock is poisoned",
-        ErrorCode::Internal
-    ))
+    Error::from_reason(format!("{}: the run registry lock is poisoned", ErrorCode::Internal))
 }

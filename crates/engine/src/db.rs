@@ -35,15 +35,12 @@ pub struct Database {
     permits: Arc<Semaphore>,
 }
 
-static DATABASES: LazyLock<Mutex<HashMap<String, Database>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static DATABASES: LazyLock<Mutex<HashMap<String, Database>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The database at `database_url`, its pool created on first use and reused after.
 /// Must be called inside a tokio runtime. Connecting is lazy: errors surface on first use.
 pub fn database_for(database_url: &str) -> Result<Database> {
-    let mut databases = DATABASES
-        .lock()
-        .map_err(|_| EngineError::internal("the pool registry lock is poisoned"))?;
+    let mut databases = DATABASES.lock().map_err(|_| EngineError::internal("the pool registry lock is poisoned"))?;
     if let Some(database) = databases.get(database_url) {
         if !database.pool.is_closed() {
             return Ok(database.clone());
@@ -69,16 +66,13 @@ pub fn database_for(database_url: &str) -> Result<Database> {
                     "SET TimeZone = 'UTC'; SET jit = off; SET plan_cache_mode = force_custom_plan; \
                      SET max_parallel_workers_per_gather = 0; SET enable_mergejoin = off",
                 )
-                .execute(&mut *conn)
-                .await?;
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             })
         })
         .connect_lazy_with(connect_options);
-    let database = Database {
-        pool,
-        permits: Arc::new(Semaphore::new(RUN_CONNECTIONS as usize)),
-    };
+    let database = Database { pool, permits: Arc::new(Semaphore::new(RUN_CONNECTIONS as usize)) };
     databases.insert(database_url.to_string(), database.clone());
     Ok(database)
 }
@@ -97,10 +91,7 @@ pub async fn shutdown() {
 
 /// Number of open pools (for tests and diagnostics).
 pub fn open_pool_count() -> usize {
-    DATABASES
-        .lock()
-        .map(|d| d.values().filter(|db| !db.pool.is_closed()).count())
-        .unwrap_or(0)
+    DATABASES.lock().map(|d| d.values().filter(|db| !db.pool.is_closed()).count()).unwrap_or(0)
 }
 
 /// Per-run database settings.
@@ -142,12 +133,7 @@ impl RunSnapshot {
                 .clone()
                 .acquire_many_owned(connections)
                 .await
-                .map_err(|_| {
-                    EngineError::new(
-                        ErrorCode::DatabaseUnreachable,
-                        "the engine was shut down: call generate again to reconnect",
-                    )
-                })?;
+                .map_err(|_| EngineError::new(ErrorCode::DatabaseUnreachable, "the engine was shut down: call generate again to reconnect"))?;
             let (first, now) = begin(database, settings, &cancel, None).await?;
             let mut all = vec![first];
             if connections > 1 {
@@ -159,11 +145,7 @@ impl RunSnapshot {
                     all.push(begin(database, settings, &cancel, Some(&exported)).await?.0);
                 }
             }
-            Ok::<_, EngineError>(RunSnapshot {
-                connections: all,
-                now,
-                _permits: permits,
-            })
+            Ok::<_, EngineError>(RunSnapshot { connections: all, now, _permits: permits })
         };
         // The pool retries failed connection attempts until the acquire timeout. When
         // opening is slow, one direct attempt tells at once whether the database refuses
@@ -189,11 +171,7 @@ impl RunSnapshot {
     /// Ends the transactions. They only read, so this is a rollback.
     pub async fn finish(self) -> Result<()> {
         for connection in self.connections {
-            connection
-                .tx
-                .rollback()
-                .await
-                .map_err(|e| EngineError::from_sqlx("closing the snapshot transaction", e))?;
+            connection.tx.rollback().await.map_err(|e| EngineError::from_sqlx("closing the snapshot transaction", e))?;
         }
         Ok(())
     }
@@ -215,9 +193,7 @@ async fn begin(
         // SET TRANSACTION SNAPSHOT takes no parameters. The id comes from the server's
         // pg_export_snapshot() and is checked to be hex digits and dashes.
         if !is_snapshot_id(id) {
-            return Err(EngineError::internal(format!(
-                "unexpected snapshot id {id:?} from the server"
-            )));
+            return Err(EngineError::internal(format!("unexpected snapshot id {id:?} from the server")));
         }
         sqlx::raw_sql(AssertSqlSafe(format!("SET TRANSACTION SNAPSHOT '{id}'")))
             .execute(&mut *tx)
@@ -232,11 +208,7 @@ async fn begin(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| EngineError::from_sqlx("starting the snapshot transaction", e))?;
-    let canceller = Canceller {
-        pool: database.pool.clone(),
-        backend_pid,
-        cancel: cancel.clone(),
-    };
+    let canceller = Canceller { pool: database.pool.clone(), backend_pid, cancel: cancel.clone() };
     Ok((Connection { tx, canceller }, now))
 }
 
@@ -252,17 +224,9 @@ const EARLY_CHECK_AFTER: Duration = Duration::from_millis(500);
 async fn direct_attempt(pool: &PgPool) -> Option<std::result::Result<(), EngineError>> {
     use sqlx::Connection;
     let options = (*pool.connect_options()).clone();
-    match tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect_with(&options),
-    )
-    .await
-    {
+    match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect_with(&options)).await {
         Err(_) => None,
-        Ok(Err(error)) => Some(Err(EngineError::from_sqlx(
-            "connecting to the database",
-            error,
-        ))),
+        Ok(Err(error)) => Some(Err(EngineError::from_sqlx("connecting to the database", error))),
         Ok(Ok(connection)) => {
             let _ = connection.close().await;
             Some(Ok(()))
@@ -277,15 +241,11 @@ async fn diagnose_timeout(pool: &PgPool, acquire_timeout: Duration) -> EngineErr
         Some(Err(refused)) => refused,
         Some(Ok(())) => EngineError::new(
             ErrorCode::DatabaseUnreachable,
-            format!(
-                "connecting to the database: no pooled connection within acquireTimeoutMs ({waited} ms): the pool is busy with other runs"
-            ),
+            format!("connecting to the database: no pooled connection within acquireTimeoutMs ({waited} ms): the pool is busy with other runs"),
         ),
         None => EngineError::new(
             ErrorCode::DatabaseUnreachable,
-            format!(
-                "connecting to the database: no connection within acquireTimeoutMs ({waited} ms): the host does not answer"
-            ),
+            format!("connecting to the database: no connection within acquireTimeoutMs ({waited} ms): the host does not answer"),
         ),
     }
 }
@@ -319,9 +279,7 @@ impl Canceller {
         // Best effort: if this fails the statement timeout still ends the query.
         let _ = tokio::time::timeout(
             Duration::from_secs(5),
-            sqlx::query("SELECT pg_cancel_backend($1)")
-                .bind(self.backend_pid)
-                .execute(&self.pool),
+            sqlx::query("SELECT pg_cancel_backend($1)").bind(self.backend_pid).execute(&self.pool),
         )
         .await;
     }

@@ -62,10 +62,7 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 impl EngineError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        EngineError {
-            code,
-            message: message.into(),
-        }
+        EngineError { code, message: message.into() }
     }
 
     pub fn invalid_option(message: impl Into<String>) -> Self {
@@ -77,10 +74,7 @@ impl EngineError {
     }
 
     pub fn cancelled() -> Self {
-        Self::new(
-            ErrorCode::Cancelled,
-            "the run was cancelled; no file was written",
-        )
+        Self::new(ErrorCode::Cancelled, "the run was cancelled; no file was written")
     }
 
     /// Maps a database error. `doing` says what the engine was doing ("reading activity").
@@ -92,79 +86,52 @@ impl EngineError {
         match &error {
             E::PoolTimedOut => Self::new(
                 ErrorCode::DatabaseUnreachable,
-                format!(
-                    "{doing}: no database connection could be had within the acquire timeout (the database is down, unreachable or at its connection limit)"
-                ),
+                format!("{doing}: no database connection could be had within the acquire timeout (the database is down, unreachable or at its connection limit)"),
             ),
             E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Self::new(
                 ErrorCode::DatabaseUnreachable,
-                format!(
-                    "{doing}: the server closed the connection unexpectedly (is a PostgreSQL server at that address?)"
-                ),
+                format!("{doing}: the server closed the connection unexpectedly (is a PostgreSQL server at that address?)"),
             ),
             E::Io(io) => Self::new(
                 ErrorCode::DatabaseUnreachable,
                 format!("{doing}: the database could not be reached ({io})"),
             ),
-            E::Tls(_) => Self::new(
-                ErrorCode::DatabaseUnreachable,
-                format!("{doing}: the TLS handshake with the database failed"),
-            ),
+            E::Tls(_) => Self::new(ErrorCode::DatabaseUnreachable, format!("{doing}: the TLS handshake with the database failed")),
             E::Database(db) => {
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
                 match code.as_str() {
                     // query_canceled: statement_timeout (our cancellation is reported before this)
                     "57014" => Self::new(
                         ErrorCode::QueryTimeout,
-                        format!(
-                            "{doing}: the query exceeded the statement timeout (statementTimeoutMs) and was cancelled by the server"
-                        ),
+                        format!("{doing}: the query exceeded the statement timeout (statementTimeoutMs) and was cancelled by the server"),
                     ),
                     "28P01" | "28000" => Self::new(
                         ErrorCode::DatabaseUnreachable,
-                        format!(
-                            "{doing}: the database refused the login (SQLSTATE {code}): check the user and password of the database URL"
-                        ),
+                        format!("{doing}: the database refused the login (SQLSTATE {code}): check the user and password of the database URL"),
                     ),
                     "3D000" => Self::new(
                         ErrorCode::DatabaseUnreachable,
-                        format!(
-                            "{doing}: the database named in the database URL does not exist (SQLSTATE 3D000)"
-                        ),
+                        format!("{doing}: the database named in the database URL does not exist (SQLSTATE 3D000)"),
                     ),
-                    c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" => {
-                        Self::new(
-                            ErrorCode::DatabaseUnreachable,
-                            format!(
-                                "{doing}: the database connection failed (SQLSTATE {code}): {}",
-                                db.message()
-                            ),
-                        )
-                    }
+                    c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" => Self::new(
+                        ErrorCode::DatabaseUnreachable,
+                        format!("{doing}: the database connection failed (SQLSTATE {code}): {}", db.message()),
+                    ),
                     _ => Self::new(
                         ErrorCode::DatabaseError,
-                        format!(
-                            "{doing}: the query failed (SQLSTATE {code}): {}",
-                            db.message()
-                        ),
+                        format!("{doing}: the query failed (SQLSTATE {code}): {}", db.message()),
                     ),
                 }
             }
             E::Protocol(_) | E::PoolClosed | E::WorkerCrashed => Self::new(
                 ErrorCode::DatabaseUnreachable,
-                format!(
-                    "{doing}: the database connection was lost ({})",
-                    sanitize(&error.to_string())
-                ),
+                format!("{doing}: the database connection was lost ({})", sanitize(&error.to_string())),
             ),
             E::Configuration(_) => Self::new(
                 ErrorCode::InvalidOption,
                 "databaseUrl is not a valid PostgreSQL URL (expected postgres://user:password@host:port/database)",
             ),
-            _ => Self::new(
-                ErrorCode::DatabaseError,
-                format!("{doing}: {}", sanitize(&error.to_string())),
-            ),
+            _ => Self::new(ErrorCode::DatabaseError, format!("{doing}: {}", sanitize(&error.to_string()))),
         }
     }
 }
@@ -173,13 +140,7 @@ impl EngineError {
 fn sanitize(message: &str) -> String {
     message
         .split_whitespace()
-        .map(|word| {
-            if word.contains("://") || word.contains('@') {
-                "<redacted>"
-            } else {
-                word
-            }
-        })
+        .map(|word| if word.contains("://") || word.contains('@') { "<redacted>" } else { word })
         .collect::<Vec<_>>()
         .join(" ")
 }

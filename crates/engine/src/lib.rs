@@ -13,4 +13,4 @@ pub mod run;
 pub mod time;
 
 pub use error::{EngineError, ErrorCode};
-pub use run::{GeneratorResult, generate};
+pub use run::{generate, GeneratorResult};

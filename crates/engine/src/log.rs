@@ -42,11 +42,7 @@ pub struct Logger {
 
 impl Logger {
     pub fn new(generator: &str, sink: Option<LogSink>) -> Self {
-        Logger {
-            prefix: format!("[{generator}]"),
-            sink,
-            started: Instant::now(),
-        }
+        Logger { prefix: format!("[{generator}]"), sink, started: Instant::now() }
     }
 
     /// A logger that drops every event.
@@ -80,32 +76,18 @@ impl Logger {
 
     /// Awaits `work` (one query of `phase`) and logs, at debug level, how long it took: the
     /// queries of a phase run in parallel, so this shows which one a slow phase waited for.
-    pub async fn timed<T>(
-        &self,
-        phase: &'static str,
-        what: &str,
-        work: impl Future<Output = T>,
-    ) -> T {
+    pub async fn timed<T>(&self, phase: &'static str, what: &str, work: impl Future<Output = T>) -> T {
         let started = Instant::now();
         let output = work.await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        self.emit(
-            Level::Debug,
-            Some(phase),
-            &format!("{phase}: {what} took {ms:.1} ms"),
-            None,
-        );
+        self.emit(Level::Debug, Some(phase), &format!("{phase}: {what} took {ms:.1} ms"), None);
         output
     }
 
     /// Logs the start of `phase`; call `end` on the result when it is done.
     pub fn phase(&self, phase: &'static str, what: &str) -> Phase {
         self.emit(Level::Info, Some(phase), &format!("{phase}: {what}"), None);
-        Phase {
-            logger: self.clone(),
-            name: phase,
-            started: Instant::now(),
-        }
+        Phase { logger: self.clone(), name: phase, started: Instant::now() }
     }
 }
 
@@ -122,25 +104,10 @@ pub struct Phase {
 
 impl Phase {
     pub fn end(self, summary: impl AsRef<str>) -> f64 {
-        self.end_at(Instant::now(), summary)
-    }
-
-    /// Like `end`, for a phase that ran alongside another and finished at `finished`.
-    pub fn end_at(self, finished: Instant, summary: impl AsRef<str>) -> f64 {
-        let ms = finished
-            .saturating_duration_since(self.started)
-            .as_secs_f64()
-            * 1000.0;
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let summary = summary.as_ref();
-        let message = format!(
-            "{}: done in {:.1} ms{}{}",
-            self.name,
-            ms,
-            if summary.is_empty() { "" } else { ": " },
-            summary
-        );
-        self.logger
-            .emit(Level::Info, Some(self.name), &message, Some(ms));
+        let message = format!("{}: done in {:.1} ms{}{}", self.name, ms, if summary.is_empty() { "" } else { ": " }, summary);
+        self.logger.emit(Level::Info, Some(self.name), &message, Some(ms));
         round_ms(ms)
     }
 }
@@ -154,20 +121,13 @@ mod tests {
     fn phases_log_start_and_end_with_prefix_and_timing() {
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink_events = events.clone();
-        let logger = Logger::new(
-            "layer3-behavior",
-            Some(Arc::new(move |e| sink_events.lock().unwrap().push(e))),
-        );
+        let logger = Logger::new("layer3-behavior", Some(Arc::new(move |e| sink_events.lock().unwrap().push(e))));
         let phase = logger.phase("activity", "reading");
         phase.end("12 rows");
         let events = events.lock().unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].message, "[layer3-behavior] activity: reading");
-        assert!(
-            events[1]
-                .message
-                .starts_with("[layer3-behavior] activity: done in ")
-        );
+        assert!(events[1].message.starts_with("[layer3-behavior] activity: done in "));
         assert!(events[1].message.ends_with(" ms: 12 rows"));
         assert_eq!(events[1].phase.as_deref(), Some("activity"));
         assert!(events[1].phase_ms.is_some());

@@ -150,11 +150,7 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
     }
     let get = |name: &str| raw.get(name);
 
-    let lookback_hours = hours(
-        get("lookbackHours"),
-        "lookbackHours",
-        DEFAULT_LOOKBACK_HOURS,
-    )?;
+    let lookback_hours = hours(get("lookbackHours"), "lookbackHours", DEFAULT_LOOKBACK_HOURS)?;
     let cooling_hours = hours(get("coolingHours"), "coolingHours", DEFAULT_COOLING_HOURS)?;
     if cooling_hours >= lookback_hours {
         return Err(EngineError::invalid_option(format!(
@@ -165,13 +161,7 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
     let output_dir = match get("outputDir") {
         None => PathBuf::from(DEFAULT_OUTPUT_DIR),
         Some(RawValue::String(s)) if !s.trim().is_empty() && !s.contains('\0') => PathBuf::from(s),
-        Some(other) => {
-            return Err(expected(
-                "outputDir",
-                "a non-empty directory path string",
-                other,
-            ));
-        }
+        Some(other) => return Err(expected("outputDir", "a non-empty directory path string", other)),
     };
     let dry_run = match get("dryRun") {
         None => false,
@@ -182,24 +172,12 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
         None | Some(RawValue::Null) => None,
         Some(RawValue::String(s)) if s.chars().count() <= 200 => Some(s.clone()),
         Some(RawValue::Number(n)) if n.parse::<f64>().is_ok_and(f64::is_finite) => Some(n.clone()),
-        Some(other) => {
-            return Err(expected(
-                "automationId",
-                "a string of at most 200 characters or a finite number",
-                other,
-            ));
-        }
+        Some(other) => return Err(expected("automationId", "a string of at most 200 characters or a finite number", other)),
     };
     let as_of = match get("asOf") {
         None | Some(RawValue::Null) => None,
         Some(RawValue::String(s)) | Some(RawValue::Date(Some(s))) => Some(parse_as_of(s)?),
-        Some(other) => {
-            return Err(expected(
-                "asOf",
-                "a Date or an ISO-8601 date-time string with Z or an offset",
-                other,
-            ));
-        }
+        Some(other) => return Err(expected("asOf", "a Date or an ISO-8601 date-time string with Z or an offset", other)),
     };
     let database_url = match get("databaseUrl") {
         None | Some(RawValue::Null) => {
@@ -217,26 +195,10 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
             )));
         }
     };
-    let min_inventory_count = count_threshold(
-        get("minInventoryCount"),
-        "minInventoryCount",
-        DEFAULT_MIN_INVENTORY_COUNT,
-    )?;
-    let min_wishlist_count = count_threshold(
-        get("minWishlistCount"),
-        "minWishlistCount",
-        DEFAULT_MIN_WISHLIST_COUNT,
-    )?;
-    let statement_timeout = millis(
-        get("statementTimeoutMs"),
-        "statementTimeoutMs",
-        DEFAULT_STATEMENT_TIMEOUT_MS,
-    )?;
-    let acquire_timeout = millis(
-        get("acquireTimeoutMs"),
-        "acquireTimeoutMs",
-        DEFAULT_ACQUIRE_TIMEOUT_MS,
-    )?;
+    let min_inventory_count = count_threshold(get("minInventoryCount"), "minInventoryCount", DEFAULT_MIN_INVENTORY_COUNT)?;
+    let min_wishlist_count = count_threshold(get("minWishlistCount"), "minWishlistCount", DEFAULT_MIN_WISHLIST_COUNT)?;
+    let statement_timeout = millis(get("statementTimeoutMs"), "statementTimeoutMs", DEFAULT_STATEMENT_TIMEOUT_MS)?;
+    let acquire_timeout = millis(get("acquireTimeoutMs"), "acquireTimeoutMs", DEFAULT_ACQUIRE_TIMEOUT_MS)?;
 
     Ok(GeneratorOptions {
         lookback_hours,
@@ -280,48 +242,26 @@ fn finite_number(value: &RawValue) -> Option<f64> {
 }
 
 fn hours(value: Option<&RawValue>, name: &str, default: f64) -> Result<f64> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
+    let Some(value) = value else { return Ok(default) };
     match finite_number(value) {
         Some(h) if (0.0..=MAX_HOURS).contains(&h) => Ok(if h == 0.0 { 0.0 } else { h }),
-        _ => Err(expected(
-            name,
-            &format!("a finite number of hours from 0 to {MAX_HOURS} (fractions allowed)"),
-            value,
-        )),
+        _ => Err(expected(name, &format!("a finite number of hours from 0 to {MAX_HOURS} (fractions allowed)"), value)),
     }
 }
 
 fn count_threshold(value: Option<&RawValue>, name: &str, default: i64) -> Result<i64> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
+    let Some(value) = value else { return Ok(default) };
     match finite_number(value) {
-        Some(n) if n.fract() == 0.0 && (0.0..=MAX_COUNT_THRESHOLD as f64).contains(&n) => {
-            Ok(n as i64)
-        }
-        _ => Err(expected(
-            name,
-            &format!("a whole number from 0 to {MAX_COUNT_THRESHOLD}"),
-            value,
-        )),
+        Some(n) if n.fract() == 0.0 && (0.0..=MAX_COUNT_THRESHOLD as f64).contains(&n) => Ok(n as i64),
+        _ => Err(expected(name, &format!("a whole number from 0 to {MAX_COUNT_THRESHOLD}"), value)),
     }
 }
 
 fn millis(value: Option<&RawValue>, name: &str, default: u64) -> Result<Duration> {
-    let Some(value) = value else {
-        return Ok(Duration::from_millis(default));
-    };
+    let Some(value) = value else { return Ok(Duration::from_millis(default)) };
     match finite_number(value) {
-        Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= MAX_TIMEOUT_MS as f64 => {
-            Ok(Duration::from_millis(n as u64))
-        }
-        _ => Err(expected(
-            name,
-            &format!("a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}"),
-            value,
-        )),
+        Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= MAX_TIMEOUT_MS as f64 => Ok(Duration::from_millis(n as u64)),
+        _ => Err(expected(name, &format!("a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}"), value)),
     }
 }
 
@@ -371,8 +311,7 @@ mod tests {
         RawValue::String(v.into())
     }
     fn with(pairs: &[(&str, RawValue)]) -> RawOptions {
-        let mut raw: RawOptions =
-            [("databaseUrl".to_string(), s("postgres://u:p@localhost/db"))].into();
+        let mut raw: RawOptions = [("databaseUrl".to_string(), s("postgres://u:p@localhost/db"))].into();
         for (k, v) in pairs {
             raw.insert(k.to_string(), v.clone());
         }
@@ -385,10 +324,7 @@ mod tests {
     #[test]
     fn defaults() {
         let o = parse_options(&with(&[])).unwrap();
-        assert_eq!(
-            o,
-            GeneratorOptions::with_database_url("postgres://u:p@localhost/db")
-        );
+        assert_eq!(o, GeneratorOptions::with_database_url("postgres://u:p@localhost/db"));
         assert_eq!(o.lookback_hours, 48.0);
         assert_eq!(o.cooling_hours, 12.0);
         assert_eq!(o.output_dir, PathBuf::from(".script-outputs"));
@@ -396,12 +332,7 @@ mod tests {
 
     #[test]
     fn accepts_fractional_hours_and_numeric_automation_id() {
-        let o = parse_options(&with(&[
-            ("lookbackHours", num("1.5")),
-            ("coolingHours", num("0")),
-            ("automationId", num("42")),
-        ]))
-        .unwrap();
+        let o = parse_options(&with(&[("lookbackHours", num("1.5")), ("coolingHours", num("0")), ("automationId", num("42"))])).unwrap();
         assert_eq!(o.lookback_hours, 1.5);
         assert_eq!(o.cooling_hours, 0.0);
         assert_eq!(o.automation_id.as_deref(), Some("42"));
@@ -411,16 +342,10 @@ mod tests {
     fn hours_errors_name_option_value_and_range() {
         for bad in ["NaN", "Infinity", "-Infinity", "-1", "87601", "1e300"] {
             let m = err(&[("lookbackHours", num(bad))]);
-            assert!(
-                m.starts_with("lookbackHours must be a finite number of hours from 0 to 87600"),
-                "{m}"
-            );
+            assert!(m.starts_with("lookbackHours must be a finite number of hours from 0 to 87600"), "{m}");
             assert!(m.ends_with(&format!("got {bad}")), "{m}");
         }
-        assert_eq!(
-            err(&[("coolingHours", s("12"))]),
-            "coolingHours must be a finite number of hours from 0 to 87600 (fractions allowed), got \"12\""
-        );
+        assert_eq!(err(&[("coolingHours", s("12"))]), "coolingHours must be a finite number of hours from 0 to 87600 (fractions allowed), got \"12\"");
         assert!(err(&[("coolingHours", RawValue::Null)]).ends_with("got null"));
         assert!(err(&[("coolingHours", RawValue::Array)]).ends_with("got an array"));
     }
@@ -433,14 +358,8 @@ mod tests {
 
     #[test]
     fn thresholds_must_be_whole_and_non_negative() {
-        assert!(
-            err(&[("minInventoryCount", num("2.5"))])
-                .starts_with("minInventoryCount must be a whole number from 0")
-        );
-        assert!(
-            err(&[("minWishlistCount", num("-1"))])
-                .starts_with("minWishlistCount must be a whole number")
-        );
+        assert!(err(&[("minInventoryCount", num("2.5"))]).starts_with("minInventoryCount must be a whole number from 0"));
+        assert!(err(&[("minWishlistCount", num("-1"))]).starts_with("minWishlistCount must be a whole number"));
         let o = parse_options(&with(&[("minInventoryCount", num("0"))])).unwrap();
         assert_eq!(o.min_inventory_count, 0);
     }
@@ -448,22 +367,12 @@ mod tests {
     #[test]
     fn as_of_parsing() {
         let o = parse_options(&with(&[("asOf", s("2026-11-28T06:00:00+02:00"))])).unwrap();
-        assert_eq!(
-            crate::time::iso(o.as_of.unwrap()),
-            "2026-11-28T04:00:00.000Z"
-        );
-        let o = parse_options(&with(&[(
-            "asOf",
-            RawValue::Date(Some("2026-11-28T04:00:00.000Z".into())),
-        )]))
-        .unwrap();
+        assert_eq!(crate::time::iso(o.as_of.unwrap()), "2026-11-28T04:00:00.000Z");
+        let o = parse_options(&with(&[("asOf", RawValue::Date(Some("2026-11-28T04:00:00.000Z".into())))])).unwrap();
         assert!(o.as_of.is_some());
         assert!(err(&[("asOf", s("yesterday"))]).starts_with("asOf must be an ISO-8601 date-time"));
         assert!(err(&[("asOf", s("2026-11-28T06:00:00"))]).contains("with Z or an offset"));
-        assert!(
-            err(&[("asOf", s("0100-01-01T00:00:00Z"))])
-                .starts_with("asOf must be between the years 1900 and 9999")
-        );
+        assert!(err(&[("asOf", s("0100-01-01T00:00:00Z"))]).starts_with("asOf must be between the years 1900 and 9999"));
         assert!(err(&[("asOf", RawValue::Date(None))]).ends_with("got an invalid Date"));
         assert!(err(&[("asOf", num("5"))]).ends_with("got 5"));
     }
@@ -471,49 +380,27 @@ mod tests {
     #[test]
     fn unknown_option_is_refused_with_the_list() {
         let m = err(&[("lookback", num("5"))]);
-        assert!(
-            m.starts_with(
-                "unknown option \"lookback\"; the options are: lookbackHours, coolingHours"
-            ),
-            "{m}"
-        );
+        assert!(m.starts_with("unknown option \"lookback\"; the options are: lookbackHours, coolingHours"), "{m}");
     }
 
     #[test]
     fn database_url_problems_never_echo_the_value() {
         let mut raw = with(&[]);
         raw.remove("databaseUrl");
-        assert_eq!(
-            parse_options(&raw).unwrap_err().code,
-            crate::error::ErrorCode::NoDatabaseUrl
-        );
+        assert_eq!(parse_options(&raw).unwrap_err().code, crate::error::ErrorCode::NoDatabaseUrl);
         let m = err(&[("databaseUrl", s("mysql://user:hunter2@host/db"))]);
         assert!(!m.contains("hunter2"), "{m}");
         assert!(m.starts_with("databaseUrl is not a valid PostgreSQL URL"));
-        assert_eq!(
-            parse_options(&with(&[("databaseUrl", s("  "))]))
-                .unwrap_err()
-                .code,
-            crate::error::ErrorCode::NoDatabaseUrl
-        );
+        assert_eq!(parse_options(&with(&[("databaseUrl", s("  "))])).unwrap_err().code, crate::error::ErrorCode::NoDatabaseUrl);
         assert!(!err(&[("databaseUrl", num("1"))]).contains('1'));
     }
 
     #[test]
     fn other_types() {
-        assert_eq!(
-            err(&[("dryRun", s("yes"))]),
-            "dryRun must be true or false, got \"yes\""
-        );
-        assert_eq!(
-            err(&[("outputDir", s(""))]),
-            "outputDir must be a non-empty directory path string, got \"\""
-        );
+        assert_eq!(err(&[("dryRun", s("yes"))]), "dryRun must be true or false, got \"yes\"");
+        assert_eq!(err(&[("outputDir", s(""))]), "outputDir must be a non-empty directory path string, got \"\"");
         assert!(err(&[("outputDir", RawValue::Object)]).ends_with("got an object"));
-        assert!(
-            err(&[("statementTimeoutMs", num("0"))])
-                .starts_with("statementTimeoutMs must be a whole number of milliseconds")
-        );
+        assert!(err(&[("statementTimeoutMs", num("0"))]).starts_with("statementTimeoutMs must be a whole number of milliseconds"));
     }
 
     #[test]

@@ -42,11 +42,7 @@ pub struct RunContext {
 
 impl RunContext {
     pub fn check_cancelled(&self) -> Result<()> {
-        if self.cancel.is_cancelled() {
-            Err(EngineError::cancelled())
-        } else {
-            Ok(())
-        }
+        if self.cancel.is_cancelled() { Err(EngineError::cancelled()) } else { Ok(()) }
     }
 }
 
@@ -81,21 +77,11 @@ pub fn find(name_or_legacy_id: &str) -> Result<&'static Generator> {
         .ok_or_else(|| {
             let known: Vec<String> = GENERATORS
                 .iter()
-                .map(|g| {
-                    format!(
-                        "{} (legacy id {})",
-                        g.info.name,
-                        g.info.legacy_script_ids.join(", ")
-                    )
-                })
+                .map(|g| format!("{} (legacy id {})", g.info.name, g.info.legacy_script_ids.join(", ")))
                 .collect();
             EngineError::new(
                 ErrorCode::UnknownGenerator,
-                format!(
-                    "unknown generator {:?}; the known generators are: {}",
-                    truncate(key),
-                    known.join("; ")
-                ),
+                format!("unknown generator {:?}; the known generators are: {}", truncate(key), known.join("; ")),
             )
         })
 }
@@ -115,10 +101,7 @@ mod tests {
     #[test]
     fn finds_by_name_and_legacy_id() {
         assert_eq!(find("layer3-behavior").unwrap().info.layer_id, 3);
-        assert_eq!(
-            find("generate_layer_3_push_csvs").unwrap().info.name,
-            "layer3-behavior"
-        );
+        assert_eq!(find("generate_layer_3_push_csvs").unwrap().info.name, "layer3-behavior");
     }
 
     #[test]
@@ -133,12 +116,7 @@ mod tests {
 
     #[test]
     fn names_and_legacy_ids_are_unique() {
-        let mut keys: Vec<&str> = GENERATORS
-            .iter()
-            .flat_map(|g| {
-                std::iter::once(g.info.name).chain(g.info.legacy_script_ids.iter().copied())
-            })
-            .collect();
+        let mut keys: Vec<&str> = GENERATORS.iter().flat_map(|g| std::iter::once(g.info.name).chain(g.info.legacy_script_ids.iter().copied())).collect();
         let n = keys.len();
         keys.sort();
         keys.dedup();

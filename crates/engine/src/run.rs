@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{EngineError, Result};
 use crate::log::{Level, LogSink, Logger};
-use crate::options::{RawOptions, parse_options};
+use crate::options::{parse_options, RawOptions};
 use crate::registry::{self, OutputFile, RunContext};
 
 /// The result of a run, as `generate*()` resolves it.
@@ -58,41 +58,24 @@ pub async fn generate(
 ) -> GeneratorResult {
     let started = Instant::now();
     let generator = registry::find(name_or_legacy_id);
-    let log_name = generator
-        .as_ref()
-        .map(|g| g.info.name)
-        .unwrap_or("audience-engine");
+    let log_name = generator.as_ref().map(|g| g.info.name).unwrap_or("audience-engine");
     let logger = Logger::new(log_name, sink);
     let outcome = async {
         let generator = generator?;
         let options = parse_options(raw)?;
-        let ctx = RunContext {
-            options,
-            logger: logger.clone(),
-            cancel,
-            started_at: Utc::now(),
-        };
+        let ctx = RunContext { options, logger: logger.clone(), cancel, started_at: Utc::now() };
         let run = (generator.run)(&ctx);
         AssertUnwindSafe(run)
             .catch_unwind()
             .await
-            .unwrap_or_else(|panic| {
-                Err(EngineError::internal(format!(
-                    "the generator panicked: {}",
-                    panic_message(&panic)
-                )))
-            })
+            .unwrap_or_else(|panic| Err(EngineError::internal(format!("the generator panicked: {}", panic_message(&panic)))))
     }
     .await;
     let execution_time_ms = (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
     finish(outcome, &logger, execution_time_ms)
 }
 
-fn finish(
-    outcome: Result<registry::GeneratorOutput>,
-    logger: &Logger,
-    execution_time_ms: f64,
-) -> GeneratorResult {
+fn finish(outcome: Result<registry::GeneratorOutput>, logger: &Logger, execution_time_ms: f64) -> GeneratorResult {
     match outcome {
         Ok(output) => {
             logger.info(format!(
@@ -112,11 +95,7 @@ fn finish(
             }
         }
         Err(error) => {
-            logger.log(
-                Level::Error,
-                None,
-                format!("failed after {execution_time_ms:.1} ms: {error}"),
-            );
+            logger.log(Level::Error, None, format!("failed after {execution_time_ms:.1} ms: {error}"));
             GeneratorResult::failure(error, execution_time_ms)
         }
     }
@@ -186,17 +165,10 @@ pub async fn explain_user(
         }
         let id = crate::generators::layer3::explain::parse_user_id(user_id)?;
         let options = parse_options(raw)?;
-        AssertUnwindSafe(crate::generators::layer3::explain::explain(
-            id, &options, &logger, cancel,
-        ))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| {
-            Err(EngineError::internal(format!(
-                "explain panicked: {}",
-                panic_message(&panic)
-            )))
-        })
+        AssertUnwindSafe(crate::generators::layer3::explain::explain(id, &options, &logger, cancel))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(EngineError::internal(format!("explain panicked: {}", panic_message(&panic)))))
     }
     .await;
     match outcome {

@@ -26,21 +26,12 @@ pub struct HashingFile {
 
 impl HashingFile {
     pub fn new(file: File) -> Self {
-        HashingFile {
-            file,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
+        HashingFile { file, hasher: Sha256::new(), bytes: 0 }
     }
 
     /// The file, the hex SHA-256 of the bytes written and their number.
     pub fn finish(self) -> (File, String, u64) {
-        let hex = self
-            .hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
         (self.file, hex, self.bytes)
     }
 }
@@ -66,17 +57,7 @@ mod tests {
     #[test]
     fn quotes_only_when_needed_and_round_trips() {
         let tmp = tempfile::NamedTempFile::new().unwrap();
-        let fields = [
-            "plain",
-            "a,b",
-            "say \"hi\"",
-            "line\nbreak",
-            "cr\rhere",
-            "👟 émoji",
-            "=SUM(A1)",
-            " lead",
-            "",
-        ];
+        let fields = ["plain", "a,b", "say \"hi\"", "line\nbreak", "cr\rhere", "👟 émoji", "=SUM(A1)", " lead", ""];
         {
             let mut w = csv_writer(tmp.reopen().unwrap());
             w.write_record(fields).unwrap();
@@ -84,13 +65,8 @@ mod tests {
         }
         let mut text = String::new();
         tmp.reopen().unwrap().read_to_string(&mut text).unwrap();
-        assert_eq!(
-            text,
-            "plain,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",👟 émoji,=SUM(A1), lead,\n"
-        );
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(text.as_bytes());
+        assert_eq!(text, "plain,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",👟 émoji,=SUM(A1), lead,\n");
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(record.iter().collect::<Vec<_>>(), fields);
     }

@@ -17,10 +17,7 @@ pub struct FileName {
 
 impl FileName {
     pub fn new(before: impl Into<String>, after: impl Into<String>) -> Self {
-        FileName {
-            before: before.into(),
-            after: after.into(),
-        }
+        FileName { before: before.into(), after: after.into() }
     }
 
     pub fn with_stamp(&self, stamp: &str) -> String {
@@ -51,23 +48,14 @@ pub fn prepare_output_dir(dir: &Path) -> Result<PathBuf> {
         ));
     }
     fs::create_dir_all(dir).map_err(|e| {
-        EngineError::new(
-            ErrorCode::OutputDir,
-            format!("outputDir {shown:?} could not be created: {e}"),
-        )
+        EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} could not be created: {e}"))
     })?;
     let probe = tempfile::Builder::new()
         .prefix(".audience-engine-probe.")
         .tempfile_in(dir)
-        .map_err(|e| {
-            EngineError::new(
-                ErrorCode::OutputDir,
-                format!("outputDir {shown:?} is not writable: {e}"),
-            )
-        })?;
+        .map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} is not writable: {e}")))?;
     drop(probe);
-    fs::canonicalize(dir)
-        .map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))
+    fs::canonicalize(dir).map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))
 }
 
 struct Pending {
@@ -94,11 +82,7 @@ const MAX_STAMP_ATTEMPTS: usize = 1000;
 
 impl FileSet {
     pub fn new(dir: PathBuf, stamp: String) -> Self {
-        FileSet {
-            dir,
-            stamp,
-            pending: Vec::new(),
-        }
+        FileSet { dir, stamp, pending: Vec::new() }
     }
 
     fn temp_file(&self, name: &FileName) -> Result<NamedTempFile> {
@@ -112,11 +96,7 @@ impl FileSet {
     fn write_error(&self, name: &FileName, e: impl std::fmt::Display) -> EngineError {
         EngineError::new(
             ErrorCode::WriteFailed,
-            format!(
-                "writing {} in {:?} failed: {e}",
-                name.with_stamp(&self.stamp),
-                self.dir.display()
-            ),
+            format!("writing {} in {:?} failed: {e}", name.with_stamp(&self.stamp), self.dir.display()),
         )
     }
 
@@ -134,16 +114,12 @@ impl FileSet {
     /// given. Returns each one's number of data rows.
     pub fn add_csvs(&mut self, files: Vec<(FileName, CsvRows<'_>)>) -> Result<Vec<usize>> {
         let written: Vec<Result<(Pending, usize)>> = std::thread::scope(|scope| {
-            let threads: Vec<_> = files
-                .into_iter()
-                .map(|(name, write)| scope.spawn(|| self.write_csv(name, write)))
-                .collect();
+            let threads: Vec<_> =
+                files.into_iter().map(|(name, write)| scope.spawn(|| self.write_csv(name, write))).collect();
             threads
                 .into_iter()
                 .map(|thread| {
-                    thread.join().unwrap_or_else(|_| {
-                        Err(EngineError::internal("a CSV writer thread panicked"))
-                    })
+                    thread.join().unwrap_or_else(|_| Err(EngineError::internal("a CSV writer thread panicked")))
                 })
                 .collect()
         });
@@ -167,23 +143,10 @@ impl FileSet {
         let file = temp.reopen().map_err(|e| self.write_error(&name, e))?;
         let mut writer = csv_writer(file);
         let rows = write(&mut writer).map_err(|e| self.write_error(&name, e))?;
-        let buffered = writer
-            .into_inner()
-            .map_err(|e| self.write_error(&name, e.error()))?;
-        let (file, sha256, bytes) = buffered
-            .into_inner()
-            .map_err(|e| self.write_error(&name, e.error()))?
-            .finish();
+        let buffered = writer.into_inner().map_err(|e| self.write_error(&name, e.error()))?;
+        let (file, sha256, bytes) = buffered.into_inner().map_err(|e| self.write_error(&name, e.error()))?.finish();
         file.sync_all().map_err(|e| self.write_error(&name, e))?;
-        Ok((
-            Pending {
-                name,
-                temp,
-                sha256,
-                bytes,
-            },
-            rows,
-        ))
+        Ok((Pending { name, temp, sha256, bytes }, rows))
     }
 
     /// Moves every file into place under one stamp. If a name is taken (another run
@@ -194,41 +157,24 @@ impl FileSet {
 
     /// Like `commit`, then writes `last` (made from the final stamp and the files moved)
     /// and moves it into place after all the others. Returns the files and the final stamp.
-    pub fn commit_with_last(
-        self,
-        last: Option<LastFile<'_>>,
-    ) -> Result<(Vec<WrittenFile>, String)> {
-        let FileSet {
-            dir,
-            stamp,
-            mut pending,
-        } = self;
+    pub fn commit_with_last(self, last: Option<LastFile<'_>>) -> Result<(Vec<WrittenFile>, String)> {
+        let FileSet { dir, stamp, mut pending } = self;
         for attempt in 1..=MAX_STAMP_ATTEMPTS {
-            let stamp = if attempt == 1 {
-                stamp.clone()
-            } else {
-                format!("{stamp}-{attempt}")
-            };
+            let stamp = if attempt == 1 { stamp.clone() } else { format!("{stamp}-{attempt}") };
             match persist_all(&dir, &stamp, pending, last.as_ref()) {
                 Ok(written) => return Ok((written, stamp)),
                 Err(PersistAll::Taken(back)) => pending = back,
                 Err(PersistAll::Failed(e)) => {
                     return Err(EngineError::new(
                         ErrorCode::WriteFailed,
-                        format!(
-                            "moving the output files into {:?} failed: {e}",
-                            dir.display()
-                        ),
+                        format!("moving the output files into {:?} failed: {e}", dir.display()),
                     ));
                 }
             }
         }
         Err(EngineError::new(
             ErrorCode::WriteFailed,
-            format!(
-                "could not find free file names in {:?} after {MAX_STAMP_ATTEMPTS} attempts",
-                dir.display()
-            ),
+            format!("could not find free file names in {:?} after {MAX_STAMP_ATTEMPTS} attempts", dir.display()),
         ))
     }
 }
@@ -239,16 +185,9 @@ enum PersistAll {
     Failed(io::Error),
 }
 
-fn temp_with_bytes(
-    dir: &Path,
-    name: &FileName,
-    stamp: &str,
-    bytes: &[u8],
-) -> io::Result<NamedTempFile> {
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{}", name.with_stamp(stamp)))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+fn temp_with_bytes(dir: &Path, name: &FileName, stamp: &str, bytes: &[u8]) -> io::Result<NamedTempFile> {
+    let mut temp =
+        tempfile::Builder::new().prefix(&format!(".{}", name.with_stamp(stamp))).suffix(".tmp").tempfile_in(dir)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     Ok(temp)
@@ -262,36 +201,16 @@ fn persist_all(
 ) -> std::result::Result<Vec<WrittenFile>, PersistAll> {
     let mut done: Vec<WrittenFile> = Vec::new();
     let mut rest = pending.into_iter();
-    while let Some(Pending {
-        name,
-        temp,
-        sha256,
-        bytes,
-    }) = rest.next()
-    {
+    while let Some(Pending { name, temp, sha256, bytes }) = rest.next() {
         let path = dir.join(name.with_stamp(stamp));
         match temp.persist_noclobber(&path) {
-            Ok(_) => done.push(WrittenFile {
-                path,
-                name,
-                sha256,
-                bytes,
-            }),
+            Ok(_) => done.push(WrittenFile { path, name, sha256, bytes }),
             Err(error) => {
                 let taken = error.error.kind() == io::ErrorKind::AlreadyExists;
                 let mut back = undo_all(dir, done)?;
-                back.push(Pending {
-                    name,
-                    temp: error.file,
-                    sha256,
-                    bytes,
-                });
+                back.push(Pending { name, temp: error.file, sha256, bytes });
                 back.extend(rest);
-                return Err(if taken {
-                    PersistAll::Taken(back)
-                } else {
-                    PersistAll::Failed(error.error)
-                });
+                return Err(if taken { PersistAll::Taken(back) } else { PersistAll::Failed(error.error) });
             }
         }
     }
@@ -317,12 +236,7 @@ fn undo_all(dir: &Path, done: Vec<WrittenFile>) -> std::result::Result<Vec<Pendi
     done.into_iter()
         .map(|written| {
             let temp = undo(dir, &written).map_err(PersistAll::Failed)?;
-            Ok(Pending {
-                name: written.name,
-                temp,
-                sha256: written.sha256,
-                bytes: written.bytes,
-            })
+            Ok(Pending { name: written.name, temp, sha256: written.sha256, bytes: written.bytes })
         })
         .collect()
 }
@@ -330,10 +244,7 @@ fn undo_all(dir: &Path, done: Vec<WrittenFile>) -> std::result::Result<Vec<Pendi
 fn undo(dir: &Path, written: &WrittenFile) -> io::Result<NamedTempFile> {
     // Reserve a fresh temporary name, then move the file over it: the temporary's
     // path (which is what persisting and dropping act on) now holds our content.
-    let reserved = tempfile::Builder::new()
-        .prefix(".audience-engine-undo.")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let reserved = tempfile::Builder::new().prefix(".audience-engine-undo.").suffix(".tmp").tempfile_in(dir)?;
     fs::rename(&written.path, reserved.path())?;
     Ok(reserved)
 }
@@ -344,10 +255,8 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut n: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut n: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         n.sort();
         n
     }
@@ -359,30 +268,20 @@ mod tests {
             w.write_record(["1"])?;
             Ok(1)
         })?;
-        let manifest = |stamp: &str, files: &[WrittenFile]| {
-            format!("{stamp}:{}", files[0].sha256).into_bytes()
-        };
-        set.commit_with_last(Some((FileName::new("", ".manifest.json"), &manifest)))
-            .map(|(files, _)| files)
+        let manifest = |stamp: &str, files: &[WrittenFile]| format!("{stamp}:{}", files[0].sha256).into_bytes();
+        set.commit_with_last(Some((FileName::new("", ".manifest.json"), &manifest))).map(|(files, _)| files)
     }
 
     #[test]
     fn commits_all_files_under_one_stamp_with_owner_only_mode() {
         let dir = tempfile::tempdir().unwrap();
         let written = write_set(dir.path(), "20260101T000000").unwrap();
-        assert_eq!(
-            names(dir.path()),
-            ["20260101T000000.manifest.json", "a_20260101T000000.csv"]
-        );
+        assert_eq!(names(dir.path()), ["20260101T000000.manifest.json", "a_20260101T000000.csv"]);
         assert_eq!(fs::read_to_string(&written[0].path).unwrap(), "h\n1\n");
-        assert_eq!(
-            written[0].sha256,
-            "733e3611b3b9ec754cb628ae0ce9d5f30f09ced371d95b0c605d6c97a75d0545"
-        );
+        assert_eq!(written[0].sha256, "733e3611b3b9ec754cb628ae0ce9d5f30f09ced371d95b0c605d6c97a75d0545");
         assert_eq!(written[0].bytes, 4);
         // The manifest is made from the final stamp and moved in last.
-        let manifest =
-            fs::read_to_string(dir.path().join("20260101T000000.manifest.json")).unwrap();
+        let manifest = fs::read_to_string(dir.path().join("20260101T000000.manifest.json")).unwrap();
         assert_eq!(manifest, format!("20260101T000000:{}", written[0].sha256));
         let mode = fs::metadata(&written[0].path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -405,23 +304,15 @@ mod tests {
                 "a_20260101T000000-3.csv",
             ]
         );
-        assert_eq!(
-            fs::read_to_string(dir.path().join("20260101T000000.manifest.json")).unwrap(),
-            "theirs"
-        );
+        assert_eq!(fs::read_to_string(dir.path().join("20260101T000000.manifest.json")).unwrap(), "theirs");
     }
 
     #[test]
     fn a_failed_set_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let mut set = FileSet::new(dir.path().to_path_buf(), "x".into());
-        set.add_csv(FileName::new("a_", ".csv"), |w| {
-            w.write_record(["h"]).map(|_| 0)
-        })
-        .unwrap();
-        let failed = set.add_csv(FileName::new("b_", ".csv"), |_| {
-            Err(csv::Error::from(io::Error::other("disk full")))
-        });
+        set.add_csv(FileName::new("a_", ".csv"), |w| w.write_record(["h"]).map(|_| 0)).unwrap();
+        let failed = set.add_csv(FileName::new("b_", ".csv"), |_| Err(csv::Error::from(io::Error::other("disk full"))));
         assert_eq!(failed.unwrap_err().code, ErrorCode::WriteFailed);
         drop(set);
         assert!(names(dir.path()).is_empty());
@@ -437,9 +328,6 @@ mod tests {
         assert!(e.message.contains("is not a directory"), "{}", e.message);
         let nested = dir.path().join("x/y");
         assert!(prepare_output_dir(&nested).unwrap().is_dir());
-        assert!(
-            names(&nested).is_empty(),
-            "the writability probe must not stay behind"
-        );
+        assert!(names(&nested).is_empty(), "the writability probe must not stay behind");
     }
 }

@@ -20,17 +20,13 @@ pub struct Slots {
 impl Slots {
     /// Slot `i` is `ids[i]`; `ids` must be distinct.
     pub fn new(ids: &[Uuid]) -> Self {
-        Self::from_pairs(
-            ids.iter().enumerate().map(|(slot, id)| (*id, slot as u32)),
-            ids.len(),
-        )
+        Self::from_pairs(ids.iter().enumerate().map(|(slot, id)| (*id, slot as u32)), ids.len())
     }
 
     /// The given ids at the given slots, all below `len`.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (Uuid, u32)>, len: usize) -> Self {
         let pairs = pairs.into_iter();
-        let mut by_id =
-            FxHashMap::with_capacity_and_hasher(pairs.size_hint().0, Default::default());
+        let mut by_id = FxHashMap::with_capacity_and_hasher(pairs.size_hint().0, Default::default());
         by_id.extend(pairs.filter(|(_, slot)| (*slot as usize) < len));
         Slots { by_id, len }
     }
@@ -61,19 +57,14 @@ const UNSET: (u32, u32) = (u32::MAX, 0);
 
 impl TextColumn {
     pub fn new(slots: usize) -> Self {
-        TextColumn {
-            text: String::new(),
-            spans: vec![UNSET; slots],
-        }
+        TextColumn { text: String::new(), spans: vec![UNSET; slots] }
     }
 
     /// Sets the slot's value (a later value replaces an earlier one).
     pub fn set(&mut self, slot: usize, value: &str) -> Result<()> {
         let start = self.text.len();
         if start + value.len() >= u32::MAX as usize {
-            return Err(EngineError::internal(
-                "an enrich column exceeds 4 GiB of text",
-            ));
+            return Err(EngineError::internal("an enrich column exceeds 4 GiB of text"));
         }
         self.text.push_str(value);
         self.spans[slot] = (start as u32, value.len() as u32);
@@ -111,18 +102,12 @@ impl MinValueColumn {
         let mut values: Vec<Box<str>> = values.into_iter().collect();
         values.sort_unstable();
         values.dedup();
-        MinValueColumn {
-            values,
-            ranks: vec![NO_RANK; slots],
-        }
+        MinValueColumn { values, ranks: vec![NO_RANK; slots] }
     }
 
     /// The rank of `value` (`None` if it is not one of the column's values).
     pub fn rank_of(&self, value: &str) -> Option<u32> {
-        self.values
-            .binary_search_by(|v| (**v).cmp(value))
-            .ok()
-            .map(|rank| rank as u32)
+        self.values.binary_search_by(|v| (**v).cmp(value)).ok().map(|rank| rank as u32)
     }
 
     pub fn offer(&mut self, slot: usize, rank: u32) {
@@ -148,20 +133,10 @@ mod tests {
     fn slots_follow_the_list_order() {
         let ids = [Uuid::from_u128(7), Uuid::from_u128(3)];
         let slots = Slots::new(&ids);
-        assert_eq!(
-            (
-                slots.get(&ids[0]),
-                slots.get(&ids[1]),
-                slots.get(&Uuid::nil())
-            ),
-            (Some(0), Some(1), None)
-        );
+        assert_eq!((slots.get(&ids[0]), slots.get(&ids[1]), slots.get(&Uuid::nil())), (Some(0), Some(1), None));
         assert_eq!(slots.len(), 2);
         let sparse = Slots::from_pairs([(ids[0], 5), (ids[1], 9)], 8);
-        assert_eq!(
-            (sparse.get(&ids[0]), sparse.get(&ids[1]), sparse.len()),
-            (Some(5), None, 8)
-        );
+        assert_eq!((sparse.get(&ids[0]), sparse.get(&ids[1]), sparse.len()), (Some(5), None, 8));
     }
 
     #[test]

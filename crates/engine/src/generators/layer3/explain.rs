@@ -57,34 +57,14 @@ pub struct DemandCheck {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(
-    tag = "kind",
-    rename_all = "snake_case",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Verdict {
-    InAudience {
-        audience_type: Audience,
-        reason: String,
-    },
-    NotFound {
-        reason: String,
-    },
-    Deleted {
-        reason: String,
-    },
-    NoActivity {
-        reason: String,
-    },
-    OutsideWindow {
-        reason: String,
-    },
-    BelowDemand {
-        audience_type: Audience,
-        count: i64,
-        threshold: i64,
-        reason: String,
-    },
+    InAudience { audience_type: Audience, reason: String },
+    NotFound { reason: String },
+    Deleted { reason: String },
+    NoActivity { reason: String },
+    OutsideWindow { reason: String },
+    BelowDemand { audience_type: Audience, count: i64, threshold: i64, reason: String },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -111,10 +91,8 @@ pub async fn explain(
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's actions");
     let database = database_for(&options.database_url)?;
-    let settings = RunSettings {
-        statement_timeout: options.statement_timeout,
-        acquire_timeout: options.acquire_timeout,
-    };
+    let settings =
+        RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 1, settings, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let connection = &mut snapshot.connections[0];
@@ -122,28 +100,17 @@ pub async fn explain(
     let tx = &mut connection.tx;
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
 
-    let liveness = guard
-        .guard(queries::read_user_liveness(tx, user_id))
-        .await?;
+    let liveness = guard.guard(queries::read_user_liveness(tx, user_id)).await?;
     let actions = guard.guard(queries::read_user_actions(tx, user_id)).await?;
     let mut variant_ids: Vec<Uuid> = actions.iter().map(|a| a.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
-    let variants = guard
-        .guard(queries::read_variants(tx, &variant_ids))
-        .await?;
+    let variants = guard.guard(queries::read_variants(tx, &variant_ids)).await?;
 
     let describe = |a: &Action| describe_action(a, start, end, &variants);
-    let listed: Vec<ExplainedAction> = actions
-        .iter()
-        .take(MAX_LISTED_ACTIONS)
-        .map(describe)
-        .collect();
-    let in_window: Vec<Action> = actions
-        .iter()
-        .copied()
-        .filter(|a| a.created_at >= start && a.created_at < end)
-        .collect();
+    let listed: Vec<ExplainedAction> = actions.iter().take(MAX_LISTED_ACTIONS).map(describe).collect();
+    let in_window: Vec<Action> =
+        actions.iter().copied().filter(|a| a.created_at >= start && a.created_at < end).collect();
     let base = |verdict: Verdict| Explanation {
         user_id,
         window: serde_json::json!({ "start": iso(start), "end": iso(end) }),
@@ -164,11 +131,20 @@ pub async fn explain(
             reason: "the user has no trade offer, open-for-trade closet item or live wishlist item at any time".into(),
         }),
         Some(true) if in_window.is_empty() => {
-            let nearest = actions.iter().map(describe).min_by(|a, b| a.hours_outside.partial_cmp(&b.hours_outside).unwrap());
+            let nearest =
+                actions.iter().map(describe).min_by(|a, b| a.hours_outside.partial_cmp(&b.hours_outside).unwrap());
             let detail = nearest
                 .map(|n| {
-                    let side = if n.position == Position::BeforeWindow { "before the window starts" } else { "after the window ends" };
-                    format!("; the nearest action ({}) is {:.2} h {side}", n.kind.as_str(), n.hours_outside.unwrap_or_default())
+                    let side = if n.position == Position::BeforeWindow {
+                        "before the window starts"
+                    } else {
+                        "after the window ends"
+                    };
+                    format!(
+                        "; the nearest action ({}) is {:.2} h {side}",
+                        n.kind.as_str(),
+                        n.hours_outside.unwrap_or_default()
+                    )
                 })
                 .unwrap_or_default();
             base(Verdict::OutsideWindow {
@@ -184,8 +160,10 @@ pub async fn explain(
             let demand = pick.action.kind.demand();
             let counts = guard.guard(queries::read_one_variant_demand(tx, demand, pick.action.variant_id)).await?;
             let count = counts.count(demand, &pick.action.variant_id);
-            let thresholds =
-                Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
+            let thresholds = Thresholds {
+                min_inventory_count: options.min_inventory_count,
+                min_wishlist_count: options.min_wishlist_count,
+            };
             let threshold = thresholds.minimum(demand);
             let audience = pick.action.kind.audience();
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
@@ -201,9 +179,8 @@ pub async fn explain(
                         audience.file_prefix()
                     ),
                 });
-                explanation.row = Some(
-                    audience.header().iter().zip(row.fields()).map(|(k, v)| (k.to_string(), v.into())).collect(),
-                );
+                explanation.row =
+                    Some(audience.header().iter().zip(row.fields()).map(|(k, v)| (k.to_string(), v.into())).collect());
                 explanation
             } else {
                 base(Verdict::BelowDemand {
@@ -248,10 +225,7 @@ fn describe_action(
         (delta.num_microseconds().unwrap_or(i64::MAX) as f64 / 3.6e9 * 100.0).round() / 100.0
     };
     let (position, hours_outside) = if action.created_at < start {
-        (
-            Position::BeforeWindow,
-            Some(hours(start - action.created_at)),
-        )
+        (Position::BeforeWindow, Some(hours(start - action.created_at)))
     } else if action.created_at >= end {
         (Position::AfterWindow, Some(hours(action.created_at - end)))
     } else {
@@ -261,10 +235,7 @@ fn describe_action(
         kind: action.kind,
         record_id: action.record_id,
         variant_id: action.variant_id,
-        product_name: variants
-            .get(&action.variant_id)
-            .map(|(name, _)| name.to_string())
-            .unwrap_or_default(),
+        product_name: variants.get(&action.variant_id).map(|(name, _)| name.to_string()).unwrap_or_default(),
         created_at: iso(action.created_at),
         position,
         hours_outside,
@@ -279,28 +250,15 @@ fn why_it_won(winner: &Action, in_window: &[Action]) -> String {
         .map(|k| k.as_str())
         .collect();
     let mut why = if lower.is_empty() {
-        format!(
-            "{} is the user's highest-priority action type in the window",
-            winner.kind.as_str()
-        )
+        format!("{} is the user's highest-priority action type in the window", winner.kind.as_str())
     } else {
         format!("{} outranks {}", winner.kind.as_str(), lower.join(" and "))
     };
     if same_kind.len() > 1 {
-        let tied = same_kind
-            .iter()
-            .filter(|a| a.created_at == winner.created_at)
-            .count();
-        why.push_str(&format!(
-            "; the most recent of {} {} actions",
-            same_kind.len(),
-            winner.kind.as_str()
-        ));
+        let tied = same_kind.iter().filter(|a| a.created_at == winner.created_at).count();
+        why.push_str(&format!("; the most recent of {} {} actions", same_kind.len(), winner.kind.as_str()));
         if tied > 1 {
-            why.push_str(&format!(
-                ", tied at that instant with {} other(s): the smallest record id wins",
-                tied - 1
-            ));
+            why.push_str(&format!(", tied at that instant with {} other(s): the smallest record id wins", tied - 1));
         }
     }
     why

@@ -44,11 +44,7 @@ fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
 }
 
 /// The window of rule 1: `[asOf − (lookback − cooling) h, asOf − cooling h)`.
-pub fn window(
-    as_of: DateTime<Utc>,
-    lookback_hours: f64,
-    cooling_hours: f64,
-) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn window(as_of: DateTime<Utc>, lookback_hours: f64, cooling_hours: f64) -> (DateTime<Utc>, DateTime<Utc>) {
     let end = as_of - crate::time::hours(cooling_hours);
     let start = as_of - crate::time::hours(lookback_hours - cooling_hours);
     (start, end)
@@ -79,27 +75,18 @@ impl Enrichment {
         let action = &kept.pick.action;
         let slot = kept.slot as usize;
         let profiles = &self.profiles;
-        let (product_name, variant_size) = self
-            .variants
-            .get(&action.variant_id)
-            .unwrap_or(("", UNKNOWN_SIZE));
+        let (product_name, variant_size) = self.variants.get(&action.variant_id).unwrap_or(("", UNKNOWN_SIZE));
         buffers.count.clear();
         write!(buffers.count, "{}", kept.count)
             .map_err(|_| csv::Error::from(std::io::Error::other("formatting a count")))?;
         w.write_record([
-            &*action
-                .user_id
-                .hyphenated()
-                .encode_lower(&mut buffers.user_id),
+            &*action.user_id.hyphenated().encode_lower(&mut buffers.user_id),
             profiles.usernames.get(slot).unwrap_or(""),
             profiles.first_names.get(slot).unwrap_or(""),
             profiles.sizes.get(slot).unwrap_or(""),
             variant_size,
             product_name,
-            &*action
-                .variant_id
-                .hyphenated()
-                .encode_lower(&mut buffers.variant_id),
+            &*action.variant_id.hyphenated().encode_lower(&mut buffers.variant_id),
             profiles.last_active.get(slot).unwrap_or(""),
             &buffers.count,
         ])
@@ -117,68 +104,37 @@ struct RowBuffers {
 
 impl RowBuffers {
     fn new() -> Self {
-        RowBuffers {
-            user_id: [0; Hyphenated::LENGTH],
-            variant_id: [0; Hyphenated::LENGTH],
-            count: String::new(),
-        }
+        RowBuffers { user_id: [0; Hyphenated::LENGTH], variant_id: [0; Hyphenated::LENGTH], count: String::new() }
     }
 }
 
 async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let options = &ctx.options;
     let log = &ctx.logger;
-    let output_dir = if options.dry_run {
-        None
-    } else {
-        Some(prepare_output_dir(&options.output_dir)?)
-    };
+    let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
 
     let phase = log.phase("connect", "opening a read-only snapshot on 3 connections");
     let database = database_for(&options.database_url)?;
-    let settings = RunSettings {
-        statement_timeout: options.statement_timeout,
-        acquire_timeout: options.acquire_timeout,
-    };
+    let settings =
+        RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
     let mut timings = HashMap::new();
-    timings.insert(
-        "connect",
-        phase.end(format!(
-            "window [{}, {})",
-            crate::time::iso(start),
-            crate::time::iso(end)
-        )),
-    );
+    timings.insert("connect", phase.end(format!("window [{}, {})", crate::time::iso(start), crate::time::iso(end))));
     let [c0, c1, c2] = snapshot.connections.as_mut_slice() else {
-        return Err(EngineError::internal(
-            "the snapshot did not open 3 connections",
-        ));
+        return Err(EngineError::internal("the snapshot did not open 3 connections"));
     };
 
     // The deleted users first: every later query leaves their rows out.
-    let phase = log.phase(
-        "activity",
-        "reading the deleted users, then the window's actions",
-    );
+    let phase = log.phase("activity", "reading the deleted users, then the window's actions");
     let (deleted, size_values) = tokio::try_join!(
-        log.timed(
-            "activity",
-            "deleted users",
-            c0.canceller.guard(queries::read_deleted_users(&mut c0.tx))
-        ),
-        log.timed(
-            "activity",
-            "mens_size values",
-            c1.canceller.guard(queries::read_size_values(&mut c1.tx))
-        ),
+        log.timed("activity", "deleted users", c0.canceller.guard(queries::read_deleted_users(&mut c0.tx))),
+        log.timed("activity", "mens_size values", c1.canceller.guard(queries::read_size_values(&mut c1.tx))),
     )?;
     // The three kinds of action are read in parallel, each into its own picker.
     let window_at = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
-    let (mut offers, mut closet, mut wishlist) =
-        (Picker::default(), Picker::default(), Picker::default());
+    let (mut offers, mut closet, mut wishlist) = (Picker::default(), Picker::default(), Picker::default());
     tokio::try_join!(
         log.timed(
             "activity",
@@ -243,12 +199,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         metadata["reason"] = json!("no_activity");
         metadata["counts"] = json!({ "activityRows": activity, "uniqueUsers": 0 });
         metadata["phasesMs"] = json!(timings);
-        return Ok(GeneratorOutput {
-            files: Vec::new(),
-            manifest_path: None,
-            audience_size: 0,
-            metadata,
-        });
+        return Ok(GeneratorOutput { files: Vec::new(), manifest_path: None, audience_size: 0, metadata });
     }
 
     // Only the picked variants' demand matters; the two counts run in parallel.
@@ -259,20 +210,12 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         log.timed(
             "demand",
             "inventory counts",
-            c1.canceller.guard(queries::read_inventory_counts(
-                &mut c1.tx,
-                &inventory_variants,
-                &deleted
-            )),
+            c1.canceller.guard(queries::read_inventory_counts(&mut c1.tx, &inventory_variants, &deleted)),
         ),
         log.timed(
             "demand",
             "wishlist counts",
-            c2.canceller.guard(queries::read_wishlist_counts(
-                &mut c2.tx,
-                &wishlist_variants,
-                &deleted
-            )),
+            c2.canceller.guard(queries::read_wishlist_counts(&mut c2.tx, &wishlist_variants, &deleted)),
         ),
     )?;
     timings.insert(
@@ -284,86 +227,41 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         )),
     );
     drop((inventory_variants, wishlist_variants, deleted));
-    let counts = DemandCounts {
-        inventory,
-        wishlist,
-    };
+    let counts = DemandCounts { inventory, wishlist };
 
-    let thresholds = Thresholds {
-        min_inventory_count: options.min_inventory_count,
-        min_wishlist_count: options.min_wishlist_count,
-    };
+    let thresholds =
+        Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
     let filtered = rules::filter_and_order(&picks, &counts, thresholds);
     let unique_users = picks.len();
     drop(counts);
     let kept_rows = || filtered.iter().flat_map(|(_, kept)| kept.iter());
-    log.info(format!(
-        "demand filter: {} of {unique_users} users kept",
-        kept_rows().count()
-    ));
+    log.info(format!("demand filter: {} of {unique_users} users kept", kept_rows().count()));
 
     // Only the kept users are enriched. A profile's slot is its pick's (`Kept::slot`).
     let phase = log.phase("enrich", "reading profiles and variants of the kept users");
     let users: Vec<Uuid> = kept_rows().map(|k| k.pick.action.user_id).collect();
-    let slots = Slots::from_pairs(
-        kept_rows().map(|k| (k.pick.action.user_id, k.slot)),
-        picks.len(),
-    );
+    let slots = Slots::from_pairs(kept_rows().map(|k| (k.pick.action.user_id, k.slot)), picks.len());
     drop(picks);
     let mut variant_ids: Vec<Uuid> = kept_rows().map(|k| k.pick.action.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
     // The longest query alone on c0; the shorter ones share the other connections.
     let names_and_variants = async {
-        let names = log
-            .timed(
-                "enrich",
-                "names",
-                c1.canceller
-                    .guard(queries::read_names(&mut c1.tx, &users, &slots)),
-            )
-            .await?;
+        let names =
+            log.timed("enrich", "names", c1.canceller.guard(queries::read_names(&mut c1.tx, &users, &slots))).await?;
         let variants = log
-            .timed(
-                "enrich",
-                "variants",
-                c1.canceller
-                    .guard(queries::read_variants(&mut c1.tx, &variant_ids)),
-            )
+            .timed("enrich", "variants", c1.canceller.guard(queries::read_variants(&mut c1.tx, &variant_ids)))
             .await?;
         Ok::<_, EngineError>((names, variants))
     };
     let (sizes, ((usernames, first_names), variants), last_active) = tokio::try_join!(
-        log.timed(
-            "enrich",
-            "sizes",
-            c0.canceller.guard(queries::read_sizes(
-                &mut c0.tx,
-                &users,
-                &slots,
-                &size_values
-            ))
-        ),
+        log.timed("enrich", "sizes", c0.canceller.guard(queries::read_sizes(&mut c0.tx, &users, &slots, &size_values))),
         names_and_variants,
-        log.timed(
-            "enrich",
-            "last activity",
-            c2.canceller
-                .guard(queries::read_last_active(&mut c2.tx, &users, &slots))
-        ),
+        log.timed("enrich", "last activity", c2.canceller.guard(queries::read_last_active(&mut c2.tx, &users, &slots))),
     )?;
     snapshot.finish().await?;
     drop((users, variant_ids));
-    let enrichment = Enrichment {
-        profiles: Profiles {
-            slots,
-            usernames,
-            first_names,
-            sizes,
-            last_active,
-        },
-        variants,
-    };
+    let enrichment = Enrichment { profiles: Profiles { slots, usernames, first_names, sizes, last_active }, variants };
     timings.insert(
         "enrich",
         phase.end(format!(
@@ -375,20 +273,13 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let audiences: Vec<AudienceRows> = Audience::ALL
         .into_iter()
         .zip(filtered)
-        .map(|(audience, (before_filter, kept))| AudienceRows {
-            audience,
-            before_filter,
-            kept,
-        })
+        .map(|(audience, (before_filter, kept))| AudienceRows { audience, before_filter, kept })
         .collect();
 
     let audience_counts: serde_json::Map<String, serde_json::Value> = audiences
         .iter()
         .map(|a| {
-            (
-                a.audience.as_str().to_string(),
-                json!({ "beforeFilter": a.before_filter, "afterFilter": a.kept.len() }),
-            )
+            (a.audience.as_str().to_string(), json!({ "beforeFilter": a.before_filter, "afterFilter": a.kept.len() }))
         })
         .collect();
     metadata["counts"] = json!({
@@ -402,9 +293,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let manifest = manifest_base(ctx, &metadata);
     let (files, manifest_path) = match output_dir {
         None => {
-            log.info(format!(
-                "dry run: {audience_size} rows computed, no files written"
-            ));
+            log.info(format!("dry run: {audience_size} rows computed, no files written"));
             let planned: Vec<serde_json::Value> = audiences
                 .iter()
                 .flat_map(|a| {
@@ -419,29 +308,19 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         Some(dir) => {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
-            let written = tokio::task::spawn_blocking(move || {
-                write_files(dir, stamp, &audiences, &enrichment, manifest)
-            })
-            .await
-            .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
+            let written =
+                tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences, &enrichment, manifest))
+                    .await
+                    .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
             timings.insert(
                 "write",
-                phase.end(format!(
-                    "{} files and {}",
-                    written.0.len(),
-                    MANIFEST_SUFFIX.trim_start_matches('.')
-                )),
+                phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))),
             );
             written
         }
     };
     metadata["phasesMs"] = json!(timings);
-    Ok(GeneratorOutput {
-        files,
-        manifest_path,
-        audience_size,
-        metadata,
-    })
+    Ok(GeneratorOutput { files, manifest_path, audience_size, metadata })
 }
 
 const MANIFEST_SUFFIX: &str = ".manifest.json";
@@ -474,9 +353,7 @@ fn with_files(
 pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &Variants) -> Row {
     let action = &kept.pick.action;
     let user = &action.user_id;
-    let (product_name, variant_size) = variants
-        .get(&action.variant_id)
-        .unwrap_or(("", UNKNOWN_SIZE));
+    let (product_name, variant_size) = variants.get(&action.variant_id).unwrap_or(("", UNKNOWN_SIZE));
     Row {
         user_id: user.to_string(),
         username: profiles.username(user).to_string(),
@@ -517,10 +394,7 @@ fn write_files(
             }),
         ));
         planned.push((audience.audience, false));
-        let test = rules::test_row(
-            audience.kept.first().map(|k| enrichment.row(k)).as_ref(),
-            now,
-        );
+        let test = rules::test_row(audience.kept.first().map(|k| enrichment.row(k)).as_ref(), now);
         files.push((
             FileName::new(format!("{prefix}_TEST_"), ".csv"),
             Box::new(move |w| {
@@ -532,11 +406,8 @@ fn write_files(
         planned.push((audience.audience, true));
     }
     let rows = set.add_csvs(files)?;
-    let planned: Vec<(Audience, usize, bool)> = planned
-        .into_iter()
-        .zip(rows)
-        .map(|((audience, is_test_file), rows)| (audience, rows, is_test_file))
-        .collect();
+    let planned: Vec<(Audience, usize, bool)> =
+        planned.into_iter().zip(rows).map(|((audience, is_test_file), rows)| (audience, rows, is_test_file)).collect();
     let make_manifest = |stamp: &str, written: &[crate::output::WrittenFile]| {
         let files = written
             .iter()
@@ -552,14 +423,12 @@ fn write_files(
                 })
             })
             .collect();
-        let mut text = serde_json::to_vec_pretty(&with_files(manifest.clone(), Some(stamp), files))
-            .unwrap_or_default();
+        let mut text = serde_json::to_vec_pretty(&with_files(manifest.clone(), Some(stamp), files)).unwrap_or_default();
         text.push(b'\n');
         text
     };
     let manifest_name = FileName::new("", MANIFEST_SUFFIX);
-    let (written, final_stamp) =
-        set.commit_with_last(Some((manifest_name.clone(), &make_manifest)))?;
+    let (written, final_stamp) = set.commit_with_last(Some((manifest_name.clone(), &make_manifest)))?;
     let manifest_path = Some(dir.join(manifest_name.with_stamp(&final_stamp)));
     let files = written
         .into_iter()

@@ -78,23 +78,12 @@ pub async fn read_actions(
         ActionKind::WishlistAdd => WISHLIST_ADDS_IN_WINDOW_SQL,
     };
     let doing = format!("reading {} activity", kind.as_str());
-    let mut rows = sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql)
-        .bind(start)
-        .bind(end)
-        .bind(deleted)
-        .fetch(conn);
-    while let Some((user_id, variant_id, created_at, record_id)) = rows
-        .try_next()
-        .await
-        .map_err(|e| EngineError::from_sqlx(&doing, e))?
+    let mut rows =
+        sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql).bind(start).bind(end).bind(deleted).fetch(conn);
+    while let Some((user_id, variant_id, created_at, record_id)) =
+        rows.try_next().await.map_err(|e| EngineError::from_sqlx(&doing, e))?
     {
-        picker.add(Action {
-            user_id,
-            kind,
-            variant_id,
-            created_at,
-            record_id,
-        });
+        picker.add(Action { user_id, kind, variant_id, created_at, record_id });
     }
     Ok(())
 }
@@ -121,16 +110,9 @@ WHERE w.deleted_at = 0
 GROUP BY w.product_variant_id
 "#;
 
-async fn fetch_counts(
-    mut rows: BoxStream<'_, sqlx::Result<(Uuid, i64)>>,
-    doing: &str,
-) -> Result<FxHashMap<Uuid, i64>> {
+async fn fetch_counts(mut rows: BoxStream<'_, sqlx::Result<(Uuid, i64)>>, doing: &str) -> Result<FxHashMap<Uuid, i64>> {
     let mut counts = FxHashMap::default();
-    while let Some((variant, count)) = rows
-        .try_next()
-        .await
-        .map_err(|e| EngineError::from_sqlx(doing, e))?
-    {
+    while let Some((variant, count)) = rows.try_next().await.map_err(|e| EngineError::from_sqlx(doing, e))? {
         counts.insert(variant, count);
     }
     Ok(counts)
@@ -145,10 +127,7 @@ pub async fn read_inventory_counts(
     if variants.is_empty() {
         return Ok(FxHashMap::default());
     }
-    let rows = sqlx::query_as(INVENTORY_COUNTS_SQL)
-        .bind(variants)
-        .bind(deleted)
-        .fetch(conn);
+    let rows = sqlx::query_as(INVENTORY_COUNTS_SQL).bind(variants).bind(deleted).fetch(conn);
     fetch_counts(rows, "counting open inventory").await
 }
 
@@ -161,10 +140,7 @@ pub async fn read_wishlist_counts(
     if variants.is_empty() {
         return Ok(FxHashMap::default());
     }
-    let rows = sqlx::query_as(WISHLIST_COUNTS_SQL)
-        .bind(variants)
-        .bind(deleted)
-        .fetch(conn);
+    let rows = sqlx::query_as(WISHLIST_COUNTS_SQL).bind(variants).bind(deleted).fetch(conn);
     fetch_counts(rows, "counting wishlist items").await
 }
 
@@ -185,20 +161,13 @@ WHERE w.product_variant_id = $1 AND w.deleted_at = 0
 "#;
 
 /// The demand count of one variant (explainUser).
-pub async fn read_one_variant_demand(
-    conn: &mut PgConnection,
-    demand: Demand,
-    variant: Uuid,
-) -> Result<DemandCounts> {
+pub async fn read_one_variant_demand(conn: &mut PgConnection, demand: Demand, variant: Uuid) -> Result<DemandCounts> {
     let (sql, doing) = match demand {
         Demand::Inventory => (ONE_VARIANT_INVENTORY_COUNT_SQL, "counting open inventory"),
         Demand::Wishlist => (ONE_VARIANT_WISHLIST_COUNT_SQL, "counting wishlist items"),
     };
-    let count: i64 = sqlx::query_scalar(sql)
-        .bind(variant)
-        .fetch_one(conn)
-        .await
-        .map_err(|e| EngineError::from_sqlx(doing, e))?;
+    let count: i64 =
+        sqlx::query_scalar(sql).bind(variant).fetch_one(conn).await.map_err(|e| EngineError::from_sqlx(doing, e))?;
     let mut counts = DemandCounts::default();
     let map = match demand {
         Demand::Inventory => &mut counts.inventory,
@@ -255,11 +224,9 @@ async fn for_each_row(
 /// The slot of a row's user id (column 0): every row answers one of the given ids.
 fn slot_of(slots: &Slots, row: &PgRow) -> sqlx::Result<usize> {
     let id: Uuid = row.try_get(0)?;
-    slots.get(&id).ok_or_else(|| {
-        sqlx::Error::Protocol(format!(
-            "the database answered an id it was not asked for: {id}"
-        ))
-    })
+    slots
+        .get(&id)
+        .ok_or_else(|| sqlx::Error::Protocol(format!("the database answered an id it was not asked for: {id}")))
 }
 
 fn column_error(e: EngineError) -> sqlx::Error {
@@ -273,13 +240,8 @@ WHERE u.id = ANY($1::uuid[])
 "#;
 
 /// `username` and `first_name` of each user of `users`, stored at the user's slot.
-pub async fn read_names(
-    conn: &mut PgConnection,
-    users: &[Uuid],
-    slots: &Slots,
-) -> Result<(TextColumn, TextColumn)> {
-    let (mut usernames, mut first_names) =
-        (TextColumn::new(slots.len()), TextColumn::new(slots.len()));
+pub async fn read_names(conn: &mut PgConnection, users: &[Uuid], slots: &Slots) -> Result<(TextColumn, TextColumn)> {
+    let (mut usernames, mut first_names) = (TextColumn::new(slots.len()), TextColumn::new(slots.len()));
     let rows = sqlx::query(NAMES_SQL).bind(users).fetch(conn);
     for_each_row(rows, "reading user names", |row| {
         let slot = slot_of(slots, row)?;
@@ -323,24 +285,14 @@ pub async fn read_sizes(
     slots: &Slots,
     size_values: &[(Uuid, String)],
 ) -> Result<MinValueColumn> {
-    let mut sizes = MinValueColumn::new(
-        size_values
-            .iter()
-            .map(|(_, value)| Box::from(value.as_str())),
-        slots.len(),
-    );
+    let mut sizes = MinValueColumn::new(size_values.iter().map(|(_, value)| Box::from(value.as_str())), slots.len());
     if size_values.is_empty() {
         return Ok(sizes);
     }
-    let rank_by_value_id: FxHashMap<Uuid, u32> = size_values
-        .iter()
-        .filter_map(|(id, value)| Some((*id, sizes.rank_of(value)?)))
-        .collect();
+    let rank_by_value_id: FxHashMap<Uuid, u32> =
+        size_values.iter().filter_map(|(id, value)| Some((*id, sizes.rank_of(value)?))).collect();
     let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
-    let rows = sqlx::query(PREFERRED_SIZES_SQL)
-        .bind(value_ids)
-        .bind(users)
-        .fetch(conn);
+    let rows = sqlx::query(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).fetch(conn);
     for_each_row(rows, "reading user sizes", |row| {
         let slot = slot_of(slots, row)?;
         let value_id: Uuid = row.try_get(1)?;
@@ -362,17 +314,11 @@ GROUP BY ua.user_id
 
 /// The latest `last_active` of each user of `users`, as PostgreSQL renders it in UTC, stored
 /// at the user's slot.
-pub async fn read_last_active(
-    conn: &mut PgConnection,
-    users: &[Uuid],
-    slots: &Slots,
-) -> Result<TextColumn> {
+pub async fn read_last_active(conn: &mut PgConnection, users: &[Uuid], slots: &Slots) -> Result<TextColumn> {
     let mut last_active = TextColumn::new(slots.len());
     let rows = sqlx::query(LAST_ACTIVE_SQL).bind(users).fetch(conn);
     for_each_row(rows, "reading last activity", |row| {
-        last_active
-            .set(slot_of(slots, row)?, row.try_get(1)?)
-            .map_err(column_error)
+        last_active.set(slot_of(slots, row)?, row.try_get(1)?).map_err(column_error)
     })
     .await?;
     Ok(last_active)
@@ -385,13 +331,7 @@ pub async fn read_profiles(conn: &mut PgConnection, users: &[Uuid]) -> Result<Pr
     let size_values = read_size_values(conn).await?;
     let sizes = read_sizes(conn, users, &slots, &size_values).await?;
     let last_active = read_last_active(conn, users, &slots).await?;
-    Ok(Profiles {
-        slots,
-        usernames,
-        first_names,
-        sizes,
-        last_active,
-    })
+    Ok(Profiles { slots, usernames, first_names, sizes, last_active })
 }
 
 /// The product columns of variants, by slot.
@@ -431,26 +371,17 @@ WHERE pv.id = ANY($1::uuid[])
 /// The product columns of `variants` (distinct ids).
 pub async fn read_variants(conn: &mut PgConnection, variants: &[Uuid]) -> Result<Variants> {
     let slots = Slots::new(variants);
-    let (mut product_names, mut sizes) = (
-        TextColumn::new(variants.len()),
-        TextColumn::new(variants.len()),
-    );
+    let (mut product_names, mut sizes) = (TextColumn::new(variants.len()), TextColumn::new(variants.len()));
     if !variants.is_empty() {
         let rows = sqlx::query(VARIANTS_SQL).bind(variants).fetch(conn);
         for_each_row(rows, "reading product variants", |row| {
             let slot = slot_of(&slots, row)?;
-            product_names
-                .set(slot, row.try_get(1)?)
-                .map_err(column_error)?;
+            product_names.set(slot, row.try_get(1)?).map_err(column_error)?;
             sizes.set(slot, row.try_get(2)?).map_err(column_error)
         })
         .await?;
     }
-    Ok(Variants {
-        slots,
-        product_names,
-        sizes,
-    })
+    Ok(Variants { slots, product_names, sizes })
 }
 
 /// `DateTime<Utc>` as the `timestamp` the window is bound as.
@@ -502,13 +433,7 @@ pub async fn read_user_actions(conn: &mut PgConnection, user: Uuid) -> Result<Ve
         .map(|(user_id, code, variant_id, created_at, record_id)| {
             let kind = ActionKind::from_code(code)
                 .ok_or_else(|| EngineError::internal(format!("unknown activity kind {code}")))?;
-            Ok(Action {
-                user_id,
-                kind,
-                variant_id,
-                created_at,
-                record_id,
-            })
+            Ok(Action { user_id, kind, variant_id, created_at, record_id })
         })
         .collect()
 }

@@ -16,11 +16,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 3] = [
-        ActionKind::OfferCreated,
-        ActionKind::ClosetAdd,
-        ActionKind::WishlistAdd,
-    ];
+    pub const ALL: [ActionKind; 3] = [ActionKind::OfferCreated, ActionKind::ClosetAdd, ActionKind::WishlistAdd];
 
     /// The code the activity query returns for this kind.
     pub fn from_code(code: i16) -> Option<ActionKind> {
@@ -85,11 +81,7 @@ pub enum Audience {
 }
 
 impl Audience {
-    pub const ALL: [Audience; 3] = [
-        Audience::OfferCreators,
-        Audience::ClosetAdders,
-        Audience::WishlistAdders,
-    ];
+    pub const ALL: [Audience; 3] = [Audience::OfferCreators, Audience::ClosetAdders, Audience::WishlistAdders];
 
     /// `audienceType` in results.
     pub fn as_str(self) -> &'static str {
@@ -146,11 +138,7 @@ impl Action {
     /// Among one user's actions the smallest rank wins: higher priority kind, then the most
     /// recent, then the smallest record id (uuid order is byte order, as in PostgreSQL).
     fn rank(&self) -> (ActionKind, std::cmp::Reverse<DateTime<Utc>>, Uuid) {
-        (
-            self.kind,
-            std::cmp::Reverse(self.created_at),
-            self.record_id,
-        )
+        (self.kind, std::cmp::Reverse(self.created_at), self.record_id)
     }
 }
 
@@ -212,20 +200,12 @@ impl Picker {
     pub fn finish(self) -> (Vec<Pick>, ActivityCounts) {
         let mut actions = self.actions;
         // Each user's actions together, the winner first (`beats` is this order).
-        actions.sort_unstable_by(|a, b| {
-            a.user_id
-                .cmp(&b.user_id)
-                .then_with(|| a.rank().cmp(&b.rank()))
-        });
+        actions.sort_unstable_by(|a, b| a.user_id.cmp(&b.user_id).then_with(|| a.rank().cmp(&b.rank())));
         let picks = actions
             .chunk_by(|a, b| a.user_id == b.user_id)
             .map(|actions| Pick {
                 action: actions[0],
-                latest_at: actions
-                    .iter()
-                    .map(|a| a.created_at)
-                    .max()
-                    .unwrap_or(actions[0].created_at),
+                latest_at: actions.iter().map(|a| a.created_at).max().unwrap_or(actions[0].created_at),
             })
             .collect();
         (picks, self.counts)
@@ -276,11 +256,8 @@ pub struct Kept {
 
 /// The variants whose counts the filter needs, per demand measure.
 pub fn variants_needing(picks: &[Pick], demand: Demand) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = picks
-        .iter()
-        .filter(|p| p.action.kind.demand() == demand)
-        .map(|p| p.action.variant_id)
-        .collect();
+    let mut ids: Vec<Uuid> =
+        picks.iter().filter(|p| p.action.kind.demand() == demand).map(|p| p.action.variant_id).collect();
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -289,11 +266,7 @@ pub fn variants_needing(picks: &[Pick], demand: Demand) -> Vec<Uuid> {
 /// Splits picks into audiences and keeps the rows whose demand meets the threshold
 /// (rule 5; no fallback to a lower-priority action). Returns, per audience in
 /// `Audience::ALL` order, the picks before the filter and the rows kept, in file order.
-pub fn filter_and_order(
-    picks: &[Pick],
-    counts: &DemandCounts,
-    thresholds: Thresholds,
-) -> [(usize, Vec<Kept>); 3] {
+pub fn filter_and_order(picks: &[Pick], counts: &DemandCounts, thresholds: Thresholds) -> [(usize, Vec<Kept>); 3] {
     let mut out: [(usize, Vec<Kept>); 3] = Default::default();
     for (slot, pick) in picks.iter().enumerate() {
         let demand = pick.action.kind.demand();
@@ -301,11 +274,7 @@ pub fn filter_and_order(
         *before_filter += 1;
         let count = counts.count(demand, &pick.action.variant_id);
         if count >= thresholds.minimum(demand) {
-            kept.push(Kept {
-                pick: *pick,
-                count,
-                slot: slot as u32,
-            });
+            kept.push(Kept { pick: *pick, count, slot: slot as u32 });
         }
     }
     for (_, rows) in out.iter_mut() {
@@ -317,10 +286,7 @@ pub fn filter_and_order(
 /// File order (rule 6): the user's most recent action of any type, newest first; ties by user id.
 pub fn order_rows(rows: &mut [Kept]) {
     rows.sort_unstable_by(|a, b| {
-        b.pick
-            .latest_at
-            .cmp(&a.pick.latest_at)
-            .then_with(|| a.pick.action.user_id.cmp(&b.pick.action.user_id))
+        b.pick.latest_at.cmp(&a.pick.latest_at).then_with(|| a.pick.action.user_id.cmp(&b.pick.action.user_id))
     });
 }
 
@@ -365,18 +331,10 @@ impl Row {
 /// first production row, or placeholders when it has none.
 pub fn test_row(first: Option<&Row>, now: DateTime<Utc>) -> Row {
     let (size, product, variant, count) = match first {
-        Some(row) => (
-            row.relevant_variant_size.clone(),
-            row.product_name.clone(),
-            row.variant_id.clone(),
-            row.count.clone(),
-        ),
-        None => (
-            "13".into(),
-            "Test Product".into(),
-            "test-variant-id".into(),
-            String::new(),
-        ),
+        Some(row) => {
+            (row.relevant_variant_size.clone(), row.product_name.clone(), row.variant_id.clone(), row.count.clone())
+        }
+        None => ("13".into(), "Test Product".into(), "test-variant-id".into(), String::new()),
     };
     Row {
         user_id: TEST_USER_ID.into(),
@@ -403,30 +361,13 @@ mod tests {
     fn id(n: u128) -> Uuid {
         Uuid::from_u128(n)
     }
-    fn action(
-        user: u128,
-        kind: ActionKind,
-        variant: u128,
-        at: DateTime<Utc>,
-        record: u128,
-    ) -> Action {
-        Action {
-            user_id: id(user),
-            kind,
-            variant_id: id(variant),
-            created_at: at,
-            record_id: id(record),
-        }
+    fn action(user: u128, kind: ActionKind, variant: u128, at: DateTime<Utc>, record: u128) -> Action {
+        Action { user_id: id(user), kind, variant_id: id(variant), created_at: at, record_id: id(record) }
     }
     fn pick_all(actions: &[Action]) -> HashMap<Uuid, Pick> {
         let mut picker = Picker::default();
         actions.iter().for_each(|a| picker.add(*a));
-        picker
-            .finish()
-            .0
-            .into_iter()
-            .map(|p| (p.action.user_id, p))
-            .collect()
+        picker.finish().0.into_iter().map(|p| (p.action.user_id, p)).collect()
     }
 
     #[test]
@@ -466,18 +407,9 @@ mod tests {
             parts[a.kind as usize].add(a);
         }
         let (picks, counts) = Picker::merge(parts).finish();
-        let merged: HashMap<Uuid, Pick> =
-            picks.into_iter().map(|p| (p.action.user_id, p)).collect();
+        let merged: HashMap<Uuid, Pick> = picks.into_iter().map(|p| (p.action.user_id, p)).collect();
         assert_eq!(merged, whole);
-        assert_eq!(
-            counts,
-            ActivityCounts {
-                offer_created: 1,
-                closet_add: 2,
-                wishlist_add: 2,
-                total: 5
-            }
-        );
+        assert_eq!(counts, ActivityCounts { offer_created: 1, closet_add: 2, wishlist_add: 2, total: 5 });
     }
 
     #[test]
@@ -488,15 +420,7 @@ mod tests {
         picker.add(action(2, ActionKind::OfferCreated, 1, t(1, 0), 3));
         let (picks, counts) = picker.finish();
         assert_eq!(picks.len(), 2);
-        assert_eq!(
-            counts,
-            ActivityCounts {
-                offer_created: 1,
-                closet_add: 2,
-                wishlist_add: 0,
-                total: 3
-            }
-        );
+        assert_eq!(counts, ActivityCounts { offer_created: 1, closet_add: 2, wishlist_add: 0, total: 3 });
     }
 
     fn kept_users(rows: &[Kept]) -> Vec<Uuid> {
@@ -518,14 +442,8 @@ mod tests {
         let mut counts = DemandCounts::default();
         counts.inventory.extend([(id(10), 3), (id(11), 2)]);
         counts.wishlist.extend([(id(12), 2), (id(13), 1)]);
-        let [offers, closet, wishlist] = filter_and_order(
-            &picks,
-            &counts,
-            Thresholds {
-                min_inventory_count: 3,
-                min_wishlist_count: 2,
-            },
-        );
+        let [offers, closet, wishlist] =
+            filter_and_order(&picks, &counts, Thresholds { min_inventory_count: 3, min_wishlist_count: 2 });
         assert_eq!((offers.0, kept_users(&offers.1)), (2, vec![id(1)]));
         assert_eq!(offers.1[0].count, 3);
         assert_eq!((closet.0, kept_users(&closet.1)), (2, vec![id(3)]));
@@ -546,14 +464,8 @@ mod tests {
         let mut counts = DemandCounts::default();
         counts.inventory.insert(id(1), 5);
         counts.wishlist.insert(id(1), 5);
-        let [_, _, wishlist] = filter_and_order(
-            &picks,
-            &counts,
-            Thresholds {
-                min_inventory_count: 0,
-                min_wishlist_count: 0,
-            },
-        );
+        let [_, _, wishlist] =
+            filter_and_order(&picks, &counts, Thresholds { min_inventory_count: 0, min_wishlist_count: 0 });
         assert_eq!(kept_users(&wishlist.1), vec![id(4), id(1), id(2)]);
     }
 
@@ -594,9 +506,6 @@ mod tests {
     fn headers() {
         assert_eq!(Audience::ClosetAdders.header()[8], "wishlist_count");
         assert_eq!(Audience::OfferCreators.header()[8], "inventory_count");
-        assert_eq!(
-            Audience::WishlistAdders.header()[..2],
-            ["user_id", "username"]
-        );
+        assert_eq!(Audience::WishlistAdders.header()[..2], ["user_id", "username"]);
     }
 }
