@@ -93,7 +93,7 @@ describe('help and list', () => {
       expect(run.stdout).toContain(`Usage: audience-engine ${command}`);
     }
     const generate = await cli(['generate', '--help']);
-    for (const flag of ['--lookback-hours', '--cooling-hours', '--as-of', '--out', '--dry-run', '--database-url', '--json', '--min-inventory-count', '--min-wishlist-count', '--automation-id', '--statement-timeout-ms']) {
+    for (const flag of ['--lookback-hours', '--cooling-hours', '--as-of', '--out', '--dry-run', '--database-url', '--json', '--verbose', '--min-inventory-count', '--min-wishlist-count', '--automation-id', '--statement-timeout-ms']) {
       expect(generate.stdout).toContain(flag);
     }
   });
@@ -193,6 +193,17 @@ describe('generate', () => {
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout).success).toBe(true);
     expect(run.stderr).toMatch(/^\[layer3-behavior\] activity: done in/m);
+  });
+
+  it('--verbose adds the time of each query to the progress; without it there is none', async () => {
+    const quiet = await cli(['generate', 'layer3-behavior', '--database-url', url, ...window, '--dry-run']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toMatch(/ took /);
+    const verbose = await cli(['generate', 'layer3-behavior', '--database-url', url, ...window, '--dry-run', '--verbose']);
+    expect(verbose.code).toBe(0);
+    for (const query of ['deleted users', 'offer_created rows', 'inventory counts', 'wishlist counts', 'names', 'sizes', 'last activity', 'variants']) {
+      expect(verbose.stderr).toMatch(new RegExp(`\\] (activity|demand|enrich): ${query} took \\d+\\.\\d ms$`, 'm'));
+    }
   });
 
   it('--dry-run writes no file and says so in the table', async () => {

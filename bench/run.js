@@ -120,11 +120,15 @@ function measure(command, args, { env, timeoutS }) {
       clearTimeout(timer);
       if (poll) clearInterval(poll);
       let rssKb = hwmKb;
+      let cpuMs = null;
       if (timeFile) {
         try {
           const text = fs.readFileSync(timeFile, 'utf8');
           const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
           if (m) rssKb = Number(m[1]);
+          const user = /User time \(seconds\): ([\d.]+)/.exec(text);
+          const system = /System time \(seconds\): ([\d.]+)/.exec(text);
+          if (user && system) cpuMs = (Number(user[1]) + Number(system[1])) * 1000;
           const exit = /Exit status: (\d+)/.exec(text);
           if (exit) code = Number(exit[1]);
           fs.rmSync(timeFile, { force: true });
@@ -132,7 +136,7 @@ function measure(command, args, { env, timeoutS }) {
           // leave rssKb as is
         }
       }
-      resolve({ wallMs, rssKb, code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolve({ wallMs, rssKb, cpuMs, code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
   });
 }
@@ -265,6 +269,63 @@ function median(values) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL's CPU time (when the server runs on this machine)
+// ---------------------------------------------------------------------------------------------
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime (and, with children, cutime + cstime) of a process, in ms; null if unreadable. */
+function processCpuMs(pid, withChildren) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // After "pid (comm) ": state is field 0, utime 11, stime 12, cutime 13, cstime 14, ppid 1.
+    const ticks = Number(fields[11]) + Number(fields[12]) + (withChildren ? Number(fields[13]) + Number(fields[14]) : 0);
+    return { ms: (ticks * 1000) / CLOCK_TICKS, ppid: Number(fields[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The server's total CPU time so far: the postmaster with its reaped children (finished
+ * backends: each contender's connections end with it) plus its live children (I/O workers,
+ * background writer, …). A difference around one run is the database work of that run.
+ */
+function serverCpuMs(postmasterPid) {
+  const postmaster = processCpuMs(postmasterPid, true);
+  if (!postmaster) return null;
+  let total = postmaster.ms;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = processCpuMs(entry, false);
+    if (child && child.ppid === postmasterPid) total += child.ms;
+  }
+  return total;
+}
+
+/** The postmaster's pid if the server at `url` runs on this machine (its /proc is readable). */
+async function findPostmaster(url) {
+  const { Client } = require('pg');
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
+    const backend = processCpuMs(rows[0].pid, false);
+    return backend && serverCpuMs(backend.ppid) !== null ? backend.ppid : null;
+  } catch {
+    return null;
+  } finally {
+    await client.end();
+  }
+}
+
 function fmtMs(ms) {
   return ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 }
@@ -304,10 +365,16 @@ async function benchmarkOnce(ctx, label) {
   const samples = Object.fromEntries(ctx.contenders.map((c) => [c, []]));
   for (let round = 1; round <= ctx.runs; round++) {
     for (const name of ctx.contenders) {
+      const cpuBefore = ctx.postmasterPid ? serverCpuMs(ctx.postmasterPid) : null;
       const r = await runContender(ctx, name);
+      // The backends of the run have exited; give the postmaster a moment to reap them.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const cpuAfter = ctx.postmasterPid ? serverCpuMs(ctx.postmasterPid) : null;
+      const serverCpuMsOfRun = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null;
       fs.rmSync(r.outDir, { recursive: true, force: true });
-      samples[name].push({ wallMs: r.wallMs, rssKb: r.rssKb, phasesMs: r.phasesMs });
-      log(`  round ${round}/${ctx.runs} ${name}: ${fmtMs(r.wallMs)}, ${(r.rssKb / 1024).toFixed(0)} MB`);
+      samples[name].push({ wallMs: r.wallMs, rssKb: r.rssKb, phasesMs: r.phasesMs, serverCpuMs: serverCpuMsOfRun, clientCpuMs: r.cpuMs });
+      const cpu = serverCpuMsOfRun !== null ? `, server CPU ${fmtMs(serverCpuMsOfRun)}` : '';
+      log(`  round ${round}/${ctx.runs} ${name}: ${fmtMs(r.wallMs)}, ${(r.rssKb / 1024).toFixed(0)} MB${cpu}`);
     }
   }
 
@@ -318,6 +385,8 @@ async function benchmarkOnce(ctx, label) {
       rssMbMedian: median(samples[name].map((s) => s.rssKb)) / 1024,
       wallMs: samples[name].map((s) => Math.round(s.wallMs)),
       rssMb: samples[name].map((s) => Math.round(s.rssKb / 1024)),
+      serverCpuMsMedian: samples[name].every((s) => s.serverCpuMs !== null) ? median(samples[name].map((s) => s.serverCpuMs)) : null,
+      clientCpuMsMedian: samples[name].every((s) => s.clientCpuMs != null) ? median(samples[name].map((s) => s.clientCpuMs)) : null,
     };
   }
   const phaseNames = [...new Set(samples.v2.flatMap((s) => Object.keys(s.phasesMs ?? {})))];
@@ -326,13 +395,15 @@ async function benchmarkOnce(ctx, label) {
   const v2Phases = Object.fromEntries(phaseNames.map((p) => [p, median(samples.v2.map((s) => s.phasesMs?.[p] ?? 0))]));
 
   const v2 = summary.v2.wallMsMedian;
-  const rows = [['contender', 'wall (median)', 'runs', 'x V2', 'peak RSS (median)', 'row check']];
+  const cpu = (ms) => (ms === null || ms === undefined ? 'n/a' : fmtMs(ms));
+  const rows = [['contender', 'wall (median)', 'runs', 'x V2', 'peak RSS (median)', 'server CPU', 'client CPU', 'row check']];
   for (const name of ctx.contenders) {
     const s = summary[name];
     rows.push([
       NAMES[name], fmtMs(s.wallMsMedian), s.wallMs.map(fmtMs).join(' / '),
       name === 'v2' ? '1.00' : (s.wallMsMedian / v2).toFixed(2),
-      `${s.rssMbMedian.toFixed(0)} MB`, name === 'v2' ? 'reference' : check[name] === 'same rows' ? 'same rows' : 'DIFFERENT',
+      `${s.rssMbMedian.toFixed(0)} MB`, cpu(s.serverCpuMsMedian), cpu(s.clientCpuMsMedian),
+      name === 'v2' ? 'reference' : check[name] === 'same rows' ? 'same rows' : 'DIFFERENT',
     ]);
   }
   const report = [
@@ -468,6 +539,8 @@ async function main() {
       results.users = state.users;
     }
     results.serverVersion = state.serverVersion;
+    ctx.postmasterPid = await findPostmaster(ctx.url);
+    log(ctx.postmasterPid ? `server CPU: /proc of the postmaster (pid ${ctx.postmasterPid}) and its children` : 'server CPU: n/a (the server is not on this machine)');
     log(`asOf ${AS_OF}, window ${args.windowHours} h ending ${COOLING_HOURS} h before asOf`);
 
     results.benchmarks = [];

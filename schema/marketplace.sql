@@ -7,8 +7,8 @@
 -- load this file and then convert the columns (see __test__/helpers/schema.ts).
 --
 -- Indexes are the ones a production app plausibly has: primary keys, foreign
--- keys and created_at on the activity tables. Indexes tailored to the engine's
--- queries are optional: see recommended-indexes.sql.
+-- keys and created_at on the activity tables. The engine needs no other (see
+-- recommended-indexes.sql for partial indexes that help other queries).
 
 CREATE TABLE users (
     id          uuid PRIMARY KEY,

@@ -63,6 +63,7 @@ const WINDOW_OPTIONS = `  --lookback-hours N         hours of look-back (default
 
 const COMMON_OUTPUT_OPTIONS = `  --json                     print the result object alone on stdout (for scripts)
   -q, --quiet                no progress on stderr
+  --verbose                  also each query's time on stderr
   -h, --help                 this text`;
 
 const GENERATE_USAGE = `Usage: ${BIN} generate <name|legacy-id> [options]
@@ -117,6 +118,7 @@ const WINDOW_FLAGS: Record<string, OptionSpec> = {
   'acquire-timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -256,12 +258,14 @@ export class Progress {
   constructor(
     private readonly io: CliIo,
     private readonly enabled: boolean,
+    private readonly verbose = false,
   ) {
     this.color = io.isTTY && !io.env.NO_COLOR;
   }
 
   readonly onLog = (event: LogEvent): void => {
     if (!this.enabled) return;
+    if (event.level === 'debug' && !this.verbose) return;
     // The failure itself is printed once, as the CLI's error line.
     if (event.level === 'error' && event.phase === null) return;
     this.printed = true;
@@ -549,7 +553,7 @@ async function runGenerate(argv: string[], { io, signal }: Context): Promise<num
     );
   }
   const options = engineOptions(values, io);
-  const progress = new Progress(io, !values.quiet);
+  const progress = new Progress(io, !values.quiet, Boolean(values.verbose));
   let result: ResultWithExtras;
   try {
     result = (await api.generate(positionals[0], { ...options, onLog: progress.onLog, signal })) as ResultWithExtras;
@@ -579,7 +583,7 @@ async function runExplain(argv: string[], { io }: Context): Promise<number> {
     );
   }
   const options = engineOptions(values, io);
-  const progress = new Progress(io, !values.quiet);
+  const progress = new Progress(io, !values.quiet, Boolean(values.verbose));
   let result: ExplainResult;
   try {
     result = await api.explainUser(positionals[0], { ...options, onLog: progress.onLog } as ExplainOptions);

@@ -107,7 +107,9 @@ function safeLog(log: (event: LogEvent) => void, event: LogEvent): void {
   }
 }
 
+/** The default log: every event but the per-query debug lines (pass `onLog` to see those). */
 function logToConsole(event: LogEvent): void {
+  if (event.level === 'debug') return;
   const write = event.level === 'error' ? console.error : event.level === 'warn' ? console.warn : console.log;
   write(event.message);
 }

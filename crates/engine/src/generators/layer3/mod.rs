@@ -245,20 +245,32 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let mut variant_ids: Vec<Uuid> = kept_rows().map(|k| k.pick.action.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
-    // The longest query alone on c0; the shorter ones share the other connections.
-    let names_and_variants = async {
-        let names =
-            log.timed("enrich", "names", c1.canceller.guard(queries::read_names(&mut c1.tx, &users, &slots))).await?;
-        let variants = log
-            .timed("enrich", "variants", c1.canceller.guard(queries::read_variants(&mut c1.tx, &variant_ids)))
-            .await?;
-        Ok::<_, EngineError>((names, variants))
+    let (sizes, ((usernames, first_names), variants), last_active) = if users.is_empty() {
+        Default::default()
+    } else {
+        // The longest query alone on c0; the shorter ones share the other connections.
+        let names_and_variants = async {
+            let names =
+                log.timed("enrich", "names", c1.canceller.guard(queries::read_names(&mut c1.tx, &users, &slots))).await?;
+            let variants = log
+                .timed("enrich", "variants", c1.canceller.guard(queries::read_variants(&mut c1.tx, &variant_ids)))
+                .await?;
+            Ok::<_, EngineError>((names, variants))
+        };
+        tokio::try_join!(
+            log.timed(
+                "enrich",
+                "sizes",
+                c0.canceller.guard(queries::read_sizes(&mut c0.tx, &users, &slots, &size_values))
+            ),
+            names_and_variants,
+            log.timed(
+                "enrich",
+                "last activity",
+                c2.canceller.guard(queries::read_last_active(&mut c2.tx, &users, &slots))
+            ),
+        )?
     };
-    let (sizes, ((usernames, first_names), variants), last_active) = tokio::try_join!(
-        log.timed("enrich", "sizes", c0.canceller.guard(queries::read_sizes(&mut c0.tx, &users, &slots, &size_values))),
-        names_and_variants,
-        log.timed("enrich", "last activity", c2.canceller.guard(queries::read_last_active(&mut c2.tx, &users, &slots))),
-    )?;
     snapshot.finish().await?;
     drop((users, variant_ids));
     let enrichment = Enrichment { profiles: Profiles { slots, usernames, first_names, sizes, last_active }, variants };
