@@ -210,12 +210,12 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         log.timed(
             "demand",
             "inventory counts",
-            c1.canceller.guard(queries::read_inventory_counts(&mut c1.tx, &inventory_variants, &deleted)),
+            c1.canceller.guard(queries::read_counts(&mut c1.tx, Demand::Inventory, &inventory_variants, &deleted)),
         ),
         log.timed(
             "demand",
             "wishlist counts",
-            c2.canceller.guard(queries::read_wishlist_counts(&mut c2.tx, &wishlist_variants, &deleted)),
+            c2.canceller.guard(queries::read_counts(&mut c2.tx, Demand::Wishlist, &wishlist_variants, &deleted)),
         ),
     )?;
     timings.insert(

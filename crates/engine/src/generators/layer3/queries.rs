@@ -118,30 +118,22 @@ async fn fetch_counts(mut rows: BoxStream<'_, sqlx::Result<(Uuid, i64)>>, doing:
     Ok(counts)
 }
 
-/// Open-for-trade inventory items of users not in `deleted`, for the given variants.
-pub async fn read_inventory_counts(
+/// The demand counts of the given variants: open-for-trade inventory items or live wishlist
+/// items of users not in `deleted`. A variant without any is absent.
+pub async fn read_counts(
     conn: &mut PgConnection,
+    demand: Demand,
     variants: &[Uuid],
     deleted: &[Uuid],
 ) -> Result<FxHashMap<Uuid, i64>> {
     if variants.is_empty() {
         return Ok(FxHashMap::default());
     }
-    let rows = sqlx::query_as(INVENTORY_COUNTS_SQL).bind(variants).bind(deleted).fetch(conn);
-    fetch_counts(rows, "counting open inventory").await
-}
-
-/// Live wishlist items of users not in `deleted`, for the given variants.
-pub async fn read_wishlist_counts(
-    conn: &mut PgConnection,
-    variants: &[Uuid],
-    deleted: &[Uuid],
-) -> Result<FxHashMap<Uuid, i64>> {
-    if variants.is_empty() {
-        return Ok(FxHashMap::default());
-    }
-    let rows = sqlx::query_as(WISHLIST_COUNTS_SQL).bind(variants).bind(deleted).fetch(conn);
-    fetch_counts(rows, "counting wishlist items").await
+    let (sql, doing) = match demand {
+        Demand::Inventory => (INVENTORY_COUNTS_SQL, "counting open inventory"),
+        Demand::Wishlist => (WISHLIST_COUNTS_SQL, "counting wishlist items"),
+    };
+    fetch_counts(sqlx::query_as(sql).bind(variants).bind(deleted).fetch(conn), doing).await
 }
 
 // One variant's demand (explainUser): the same rules as the counts above, through the
@@ -179,8 +171,7 @@ pub async fn read_one_variant_demand(conn: &mut PgConnection, demand: Demand, va
     Ok(counts)
 }
 
-/// The profile columns of the kept users, by slot (the users' positions in the list the
-/// enrich queries were given).
+/// The profile columns of users, each value at its user's slot (`slots`).
 #[derive(Debug, Default)]
 pub struct Profiles {
     pub slots: Slots,
