@@ -308,6 +308,34 @@ mod tests {
     }
 
     #[test]
+    fn files_written_at_once_keep_their_order_and_a_failure_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut set = FileSet::new(dir.path().to_path_buf(), "s".into());
+        let files: Vec<(FileName, CsvRows<'_>)> = (0..4)
+            .map(|i| {
+                let rows: CsvRows<'_> = Box::new(move |w| {
+                    (0..i).try_for_each(|row| w.write_record([row.to_string()]))?;
+                    Ok(i)
+                });
+                (FileName::new(format!("f{i}_"), ".csv"), rows)
+            })
+            .collect();
+        assert_eq!(set.add_csvs(files).unwrap(), vec![0, 1, 2, 3]);
+        let written = set.commit().unwrap();
+        let shown: Vec<(String, u64)> = written.iter().map(|f| (f.name.with_stamp("s"), f.bytes)).collect();
+        assert_eq!(shown, [("f0_s.csv".into(), 0), ("f1_s.csv".into(), 2), ("f2_s.csv".into(), 4), ("f3_s.csv".into(), 6)]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut set = FileSet::new(dir.path().to_path_buf(), "s".into());
+        let ok: CsvRows<'_> = Box::new(|w| w.write_record(["h"]).map(|_| 0));
+        let failing: CsvRows<'_> = Box::new(|_| Err(csv::Error::from(io::Error::other("disk full"))));
+        let failed = set.add_csvs(vec![(FileName::new("a_", ".csv"), ok), (FileName::new("b_", ".csv"), failing)]);
+        assert_eq!(failed.unwrap_err().code, ErrorCode::WriteFailed);
+        drop(set);
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
     fn a_failed_set_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let mut set = FileSet::new(dir.path().to_path_buf(), "x".into());

@@ -23,7 +23,8 @@ use crate::error::{EngineError, Result};
 // - Soft-deleted users are read once (`read_deleted_users`) and every other query leaves
 //   their rows out with `user_id <> ALL($deleted)`, a hashed filter on each row, instead of
 //   joining or anti-joining `users` in every query. Every item's user exists (foreign keys),
-//   so "not a deleted user" equals "a live user".
+//   so "not a deleted user" equals "a live user". The list costs planning time in each of
+//   the five queries that get it: ~0.1 s each with 300k deleted users.
 // - Id lists are bound as arrays and matched with `= ANY($n)`. Sessions force custom plans,
 //   so the array is a constant to the planner, and PostgreSQL (14+) matches each row against
 //   it with a hash table: far cheaper per row than a (semi-)join node.
