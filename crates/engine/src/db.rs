@@ -41,10 +41,10 @@ static DATABASES: LazyLock<Mutex<HashMap<String, Database>>> = LazyLock::new(|| 
 /// Must be called inside a tokio runtime. Connecting is lazy: errors surface on first use.
 pub fn database_for(database_url: &str) -> Result<Database> {
     let mut databases = DATABASES.lock().map_err(|_| EngineError::internal("the pool registry lock is poisoned"))?;
-    if let Some(database) = databases.get(database_url) {
-        if !database.pool.is_closed() {
-            return Ok(database.clone());
-        }
+    if let Some(database) = databases.get(database_url)
+        && !database.pool.is_closed()
+    {
+        return Ok(database.clone());
     }
     let connect_options = PgConnectOptions::from_str(database_url)
         .map_err(|e| EngineError::from_sqlx("reading databaseUrl", e))?

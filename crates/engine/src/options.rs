@@ -131,7 +131,7 @@ impl GeneratorOptions {
             "outputDir": self.output_dir.to_string_lossy(),
             "dryRun": self.dry_run,
             "automationId": self.automation_id,
-            "asOf": self.as_of.map(|t| crate::time::iso(t)),
+            "asOf": self.as_of.map(crate::time::iso),
             "minInventoryCount": self.min_inventory_count,
             "minWishlistCount": self.min_wishlist_count,
             "statementTimeoutMs": self.statement_timeout.as_millis() as u64,

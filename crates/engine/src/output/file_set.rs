@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::csv_file::{CsvSink, csv_writer};
+use super::csv_file::{csv_writer, CsvSink};
 use crate::error::{EngineError, ErrorCode, Result};
 
 /// A file name around the run's stamp: `{before}{stamp}{after}`, e.g.
@@ -50,10 +50,9 @@ pub fn prepare_output_dir(dir: &Path) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(|e| {
         EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} could not be created: {e}"))
     })?;
-    let probe = tempfile::Builder::new()
-        .prefix(".audience-engine-probe.")
-        .tempfile_in(dir)
-        .map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} is not writable: {e}")))?;
+    let probe = tempfile::Builder::new().prefix(".audience-engine-probe.").tempfile_in(dir).map_err(|e| {
+        EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} is not writable: {e}"))
+    })?;
     drop(probe);
     fs::canonicalize(dir).map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))
 }
@@ -186,8 +185,7 @@ enum PersistAll {
 }
 
 fn temp_with_bytes(dir: &Path, name: &FileName, stamp: &str, bytes: &[u8]) -> io::Result<NamedTempFile> {
-    let mut temp =
-        tempfile::Builder::new().prefix(&format!(".{}", name.with_stamp(stamp))).suffix(".tmp").tempfile_in(dir)?;
+    let mut temp = tempfile::Builder::new().prefix(&format!(".{}", name.with_stamp(stamp))).suffix(".tmp").tempfile_in(dir)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     Ok(temp)
@@ -221,11 +219,7 @@ fn persist_all(
             .and_then(|temp| temp.persist_noclobber(&path).map_err(|e| e.error));
         if let Err(error) = persisted {
             let back = undo_all(dir, done)?;
-            return Err(if error.kind() == io::ErrorKind::AlreadyExists {
-                PersistAll::Taken(back)
-            } else {
-                PersistAll::Failed(error)
-            });
+            return Err(if error.kind() == io::ErrorKind::AlreadyExists { PersistAll::Taken(back) } else { PersistAll::Failed(error) });
         }
     }
     Ok(done)
@@ -255,8 +249,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut n: Vec<String> =
-            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut n: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         n.sort();
         n
     }

@@ -5,5 +5,5 @@
 mod csv_file;
 mod file_set;
 
-pub use csv_file::{CsvSink, csv_writer};
-pub use file_set::{CsvRows, FileName, FileSet, WrittenFile, prepare_output_dir};
+pub use csv_file::{csv_writer, CsvSink};
+pub use file_set::{prepare_output_dir, CsvRows, FileName, FileSet, WrittenFile};

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::queries;
 use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker, Thresholds};
 use super::window;
-use crate::db::{RunSettings, RunSnapshot, database_for};
+use crate::db::{database_for, RunSettings, RunSnapshot};
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -91,8 +91,7 @@ pub async fn explain(
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's actions");
     let database = database_for(&options.database_url)?;
-    let settings =
-        RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+    let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 1, settings, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let connection = &mut snapshot.connections[0];
@@ -109,8 +108,7 @@ pub async fn explain(
 
     let describe = |a: &Action| describe_action(a, start, end, &variants);
     let listed: Vec<ExplainedAction> = actions.iter().take(MAX_LISTED_ACTIONS).map(describe).collect();
-    let in_window: Vec<Action> =
-        actions.iter().copied().filter(|a| a.created_at >= start && a.created_at < end).collect();
+    let in_window: Vec<Action> = actions.iter().copied().filter(|a| a.created_at >= start && a.created_at < end).collect();
     let base = |verdict: Verdict| Explanation {
         user_id,
         window: serde_json::json!({ "start": iso(start), "end": iso(end) }),
@@ -131,20 +129,11 @@ pub async fn explain(
             reason: "the user has no trade offer, open-for-trade closet item or live wishlist item at any time".into(),
         }),
         Some(true) if in_window.is_empty() => {
-            let nearest =
-                actions.iter().map(describe).min_by(|a, b| a.hours_outside.partial_cmp(&b.hours_outside).unwrap());
+            let nearest = actions.iter().map(describe).min_by(|a, b| a.hours_outside.partial_cmp(&b.hours_outside).unwrap());
             let detail = nearest
                 .map(|n| {
-                    let side = if n.position == Position::BeforeWindow {
-                        "before the window starts"
-                    } else {
-                        "after the window ends"
-                    };
-                    format!(
-                        "; the nearest action ({}) is {:.2} h {side}",
-                        n.kind.as_str(),
-                        n.hours_outside.unwrap_or_default()
-                    )
+                    let side = if n.position == Position::BeforeWindow { "before the window starts" } else { "after the window ends" };
+                    format!("; the nearest action ({}) is {:.2} h {side}", n.kind.as_str(), n.hours_outside.unwrap_or_default())
                 })
                 .unwrap_or_default();
             base(Verdict::OutsideWindow {
@@ -160,10 +149,8 @@ pub async fn explain(
             let demand = pick.action.kind.demand();
             let counts = guard.guard(queries::read_one_variant_demand(tx, demand, pick.action.variant_id)).await?;
             let count = counts.count(demand, &pick.action.variant_id);
-            let thresholds = Thresholds {
-                min_inventory_count: options.min_inventory_count,
-                min_wishlist_count: options.min_wishlist_count,
-            };
+            let thresholds =
+                Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
             let threshold = thresholds.minimum(demand);
             let audience = pick.action.kind.audience();
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
@@ -179,8 +166,9 @@ pub async fn explain(
                         audience.file_prefix()
                     ),
                 });
-                explanation.row =
-                    Some(audience.header().iter().zip(row.fields()).map(|(k, v)| (k.to_string(), v.into())).collect());
+                explanation.row = Some(
+                    audience.header().iter().zip(row.fields()).map(|(k, v)| (k.to_string(), v.into())).collect(),
+                );
                 explanation
             } else {
                 base(Verdict::BelowDemand {
@@ -221,9 +209,7 @@ fn describe_action(
     end: DateTime<Utc>,
     variants: &queries::Variants,
 ) -> ExplainedAction {
-    let hours = |delta: chrono::TimeDelta| {
-        (delta.num_microseconds().unwrap_or(i64::MAX) as f64 / 3.6e9 * 100.0).round() / 100.0
-    };
+    let hours = |delta: chrono::TimeDelta| (delta.num_microseconds().unwrap_or(i64::MAX) as f64 / 3.6e9 * 100.0).round() / 100.0;
     let (position, hours_outside) = if action.created_at < start {
         (Position::BeforeWindow, Some(hours(start - action.created_at)))
     } else if action.created_at >= end {

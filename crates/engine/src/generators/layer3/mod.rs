@@ -10,7 +10,7 @@ pub mod rules;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use uuid::Uuid;
@@ -19,9 +19,10 @@ use uuid::fmt::Hyphenated;
 use self::columns::Slots;
 use self::queries::{Profiles, Variants};
 use self::rules::{ActionKind, Audience, Demand, DemandCounts, Kept, Picker, Row, Thresholds};
-use crate::db::{RunSettings, RunSnapshot, database_for};
+use crate::db::{database_for, Connection, RunSettings, RunSnapshot};
 use crate::error::{EngineError, Result};
-use crate::output::{CsvRows, CsvSink, FileName, FileSet, prepare_output_dir};
+use crate::log::Logger;
+use crate::output::{prepare_output_dir, CsvRows, CsvSink, FileName, FileSet};
 use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
 
 pub const NAME: &str = "layer3-behavior";
@@ -93,6 +94,21 @@ impl Enrichment {
     }
 }
 
+/// One kind of the window's actions, to read on one connection.
+struct ActionsRead<'a> {
+    kind: ActionKind,
+    window: (NaiveDateTime, NaiveDateTime),
+    deleted: &'a [Uuid],
+    log: &'a Logger,
+}
+
+impl ActionsRead<'_> {
+    async fn read_into(self, connection: &mut Connection, picker: &mut Picker) -> Result<()> {
+        let read = queries::read_actions(&mut connection.tx, self.kind, self.window, self.deleted, picker);
+        self.log.timed("activity", &format!("{} rows", self.kind.as_str()), connection.canceller.guard(read)).await
+    }
+}
+
 /// `relevant_variant_size` of a variant without `mens_size` (or not found).
 const UNKNOWN_SIZE: &str = "Unknown";
 
@@ -115,8 +131,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
 
     let phase = log.phase("connect", "opening a read-only snapshot on 3 connections");
     let database = database_for(&options.database_url)?;
-    let settings =
-        RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+    let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
@@ -135,40 +150,11 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     // The three kinds of action are read in parallel, each into its own picker.
     let window_at = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
     let (mut offers, mut closet, mut wishlist) = (Picker::default(), Picker::default(), Picker::default());
+    let read = |kind| ActionsRead { kind, window: window_at, deleted: &deleted, log };
     tokio::try_join!(
-        log.timed(
-            "activity",
-            "offer_created rows",
-            c0.canceller.guard(queries::read_actions(
-                &mut c0.tx,
-                ActionKind::OfferCreated,
-                window_at,
-                &deleted,
-                &mut offers
-            )),
-        ),
-        log.timed(
-            "activity",
-            "closet_add rows",
-            c1.canceller.guard(queries::read_actions(
-                &mut c1.tx,
-                ActionKind::ClosetAdd,
-                window_at,
-                &deleted,
-                &mut closet
-            )),
-        ),
-        log.timed(
-            "activity",
-            "wishlist_add rows",
-            c2.canceller.guard(queries::read_actions(
-                &mut c2.tx,
-                ActionKind::WishlistAdd,
-                window_at,
-                &deleted,
-                &mut wishlist
-            )),
-        ),
+        read(ActionKind::OfferCreated).read_into(c0, &mut offers),
+        read(ActionKind::ClosetAdd).read_into(c1, &mut closet),
+        read(ActionKind::WishlistAdd).read_into(c2, &mut wishlist),
     )?;
     let (picks, activity) = Picker::merge([offers, closet, wishlist]).finish();
     timings.insert(
@@ -320,14 +306,10 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         Some(dir) => {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
-            let written =
-                tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences, &enrichment, manifest))
-                    .await
-                    .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
-            timings.insert(
-                "write",
-                phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))),
-            );
+            let written = tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences, &enrichment, manifest))
+                .await
+                .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
+            timings.insert("write", phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))));
             written
         }
     };
@@ -352,11 +334,7 @@ fn manifest_base(ctx: &RunContext, metadata: &serde_json::Value) -> serde_json::
     })
 }
 
-fn with_files(
-    mut manifest: serde_json::Value,
-    stamp: Option<&str>,
-    files: Vec<serde_json::Value>,
-) -> serde_json::Value {
+fn with_files(mut manifest: serde_json::Value, stamp: Option<&str>, files: Vec<serde_json::Value>) -> serde_json::Value {
     manifest["stamp"] = json!(stamp);
     manifest["files"] = json!(files);
     manifest

@@ -199,7 +199,7 @@ impl Picker {
     /// Each user's winning action and latest action time, in user id order.
     pub fn finish(self) -> (Vec<Pick>, ActivityCounts) {
         let mut actions = self.actions;
-        // Each user's actions together, the winner first (`beats` is this order).
+        // Each user's actions together, the winner (smallest rank) first.
         actions.sort_unstable_by(|a, b| a.user_id.cmp(&b.user_id).then_with(|| a.rank().cmp(&b.rank())));
         let picks = actions
             .chunk_by(|a, b| a.user_id == b.user_id)
@@ -331,9 +331,12 @@ impl Row {
 /// first production row, or placeholders when it has none.
 pub fn test_row(first: Option<&Row>, now: DateTime<Utc>) -> Row {
     let (size, product, variant, count) = match first {
-        Some(row) => {
-            (row.relevant_variant_size.clone(), row.product_name.clone(), row.variant_id.clone(), row.count.clone())
-        }
+        Some(row) => (
+            row.relevant_variant_size.clone(),
+            row.product_name.clone(),
+            row.variant_id.clone(),
+            row.count.clone(),
+        ),
         None => ("13".into(), "Test Product".into(), "test-variant-id".into(), String::new()),
     };
     Row {
@@ -464,8 +467,7 @@ mod tests {
         let mut counts = DemandCounts::default();
         counts.inventory.insert(id(1), 5);
         counts.wishlist.insert(id(1), 5);
-        let [_, _, wishlist] =
-            filter_and_order(&picks, &counts, Thresholds { min_inventory_count: 0, min_wishlist_count: 0 });
+        let [_, _, wishlist] = filter_and_order(&picks, &counts, Thresholds { min_inventory_count: 0, min_wishlist_count: 0 });
         assert_eq!(kept_users(&wishlist.1), vec![id(4), id(1), id(2)]);
     }
 
@@ -475,17 +477,7 @@ mod tests {
         let empty = test_row(None, now);
         assert_eq!(
             empty.fields(),
-            [
-                TEST_USER_ID,
-                "beems",
-                "Mbiyimoh",
-                "13",
-                "13",
-                "Test Product",
-                "test-variant-id",
-                "2026-11-27T10:00:00.000Z",
-                ""
-            ]
+            [TEST_USER_ID, "beems", "Mbiyimoh", "13", "13", "Test Product", "test-variant-id", "2026-11-27T10:00:00.000Z", ""]
         );
         let first = Row {
             user_id: "u".into(),
