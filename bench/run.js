@@ -312,18 +312,15 @@ function serverCpuMs(postmasterPid) {
 
 /** The postmaster's pid if the server at `url` runs on this machine (its /proc is readable). */
 async function findPostmaster(url) {
-  const { Client } = require('pg');
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
-    const backend = processCpuMs(rows[0].pid, false);
-    return backend && serverCpuMs(backend.ppid) !== null ? backend.ppid : null;
-  } catch {
-    return null;
-  } finally {
-    await client.end();
-  }
+  return withClient(url, async (client) => {
+    try {
+      const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
+      const backend = processCpuMs(rows[0].pid, false);
+      return backend && serverCpuMs(backend.ppid) !== null ? backend.ppid : null;
+    } catch {
+      return null;
+    }
+  });
 }
 
 function fmtMs(ms) {
@@ -444,36 +441,35 @@ function snapshotPackage() {
   };
 }
 
-async function applyRecommendedIndexes(url) {
+/** Runs `use` with a node-postgres client connected to `url`, and closes it after. */
+async function withClient(url, use) {
   const { Client } = require('pg');
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function applyRecommendedIndexes(url) {
+  return withClient(url, async (client) => {
     const t = Date.now();
     await client.query(fs.readFileSync(path.join(ROOT, 'schema', 'recommended-indexes.sql'), 'utf8'));
     await client.query('ANALYZE inventory_items, wishlist_items');
     return Date.now() - t;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function dropRecommendedIndexes(url) {
-  const { Client } = require('pg');
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     await client.query('DROP INDEX IF EXISTS inventory_items_open_variant_user_idx, wishlist_items_live_variant_user_idx');
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function dataState(url) {
-  const { Client } = require('pg');
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     const { rows } = await client.query(
       `SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'users')::int AS has_users`,
     );
@@ -484,9 +480,7 @@ async function dataState(url) {
     );
     const { rows: v } = await client.query('SHOW server_version');
     return { users: Number(n[0].n), recommendedIndexes: idx[0].n, serverVersion: v[0].server_version };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function main() {

@@ -553,13 +553,9 @@ async function runGenerate(argv: string[], { io, signal }: Context): Promise<num
     );
   }
   const options = engineOptions(values, io);
-  const progress = new Progress(io, !values.quiet, Boolean(values.verbose));
-  let result: ResultWithExtras;
-  try {
-    result = (await api.generate(positionals[0], { ...options, onLog: progress.onLog, signal })) as ResultWithExtras;
-  } finally {
-    progress.stop();
-  }
+  const result = (await withProgress(io, values, (onLog) =>
+    api.generate(positionals[0], { ...options, onLog, signal }),
+  )) as ResultWithExtras;
   if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   if (!result.success) {
     io.stderr(failureLine('generate', result.errorCode, result.error, options.databaseUrl));
@@ -583,13 +579,9 @@ async function runExplain(argv: string[], { io }: Context): Promise<number> {
     );
   }
   const options = engineOptions(values, io);
-  const progress = new Progress(io, !values.quiet, Boolean(values.verbose));
-  let result: ExplainResult;
-  try {
-    result = await api.explainUser(positionals[0], { ...options, onLog: progress.onLog } as ExplainOptions);
-  } finally {
-    progress.stop();
-  }
+  const result: ExplainResult = await withProgress(io, values, (onLog) =>
+    api.explainUser(positionals[0], { ...options, onLog } as ExplainOptions),
+  );
   if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   if (!result.success) {
     io.stderr(failureLine('explain', result.errorCode, result.error, options.databaseUrl));
@@ -597,6 +589,20 @@ async function runExplain(argv: string[], { io }: Context): Promise<number> {
   }
   if (!values.json) io.stdout(`${formatExplain(result)}\n`);
   return 0;
+}
+
+/** Runs `call` with the progress on stderr that `--quiet` and `--verbose` ask for, and clears it after. */
+async function withProgress<T>(
+  io: CliIo,
+  values: { quiet?: boolean | string; verbose?: boolean | string },
+  call: (onLog: (event: LogEvent) => void) => Promise<T>,
+): Promise<T> {
+  const progress = new Progress(io, !values.quiet, Boolean(values.verbose));
+  try {
+    return await call(progress.onLog);
+  } finally {
+    progress.stop();
+  }
 }
 
 async function runCompare(argv: string[], { io }: Context): Promise<number> {

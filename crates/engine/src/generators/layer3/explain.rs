@@ -147,8 +147,7 @@ pub async fn explain(
             let pick: Pick = picks[0];
             let winner = Winner { action: describe(&pick.action), why: why_it_won(&pick.action, &in_window) };
             let demand = pick.action.kind.demand();
-            let counts = guard.guard(queries::read_one_variant_demand(tx, demand, pick.action.variant_id)).await?;
-            let count = counts.count(demand, &pick.action.variant_id);
+            let count = guard.guard(queries::read_one_variant_demand(tx, demand, pick.action.variant_id)).await?;
             let thresholds =
                 Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
             let threshold = thresholds.minimum(demand);

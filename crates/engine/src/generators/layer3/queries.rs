@@ -16,7 +16,7 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::columns::{MinValueColumn, Slots, TextColumn};
-use super::rules::{Action, ActionKind, Demand, DemandCounts, Picker};
+use super::rules::{Action, ActionKind, Demand, Picker};
 use crate::error::{EngineError, Result};
 
 // How the run's queries stay cheap at a million users (bench/README.md has the numbers):
@@ -154,22 +154,12 @@ WHERE w.product_variant_id = $1 AND w.deleted_at = 0
 "#;
 
 /// The demand count of one variant (explainUser).
-pub async fn read_one_variant_demand(conn: &mut PgConnection, demand: Demand, variant: Uuid) -> Result<DemandCounts> {
+pub async fn read_one_variant_demand(conn: &mut PgConnection, demand: Demand, variant: Uuid) -> Result<i64> {
     let (sql, doing) = match demand {
         Demand::Inventory => (ONE_VARIANT_INVENTORY_COUNT_SQL, "counting open inventory"),
         Demand::Wishlist => (ONE_VARIANT_WISHLIST_COUNT_SQL, "counting wishlist items"),
     };
-    let count: i64 =
-        sqlx::query_scalar(sql).bind(variant).fetch_one(conn).await.map_err(|e| EngineError::from_sqlx(doing, e))?;
-    let mut counts = DemandCounts::default();
-    let map = match demand {
-        Demand::Inventory => &mut counts.inventory,
-        Demand::Wishlist => &mut counts.wishlist,
-    };
-    if count > 0 {
-        map.insert(variant, count);
-    }
-    Ok(counts)
+    sqlx::query_scalar(sql).bind(variant).fetch_one(conn).await.map_err(|e| EngineError::from_sqlx(doing, e))
 }
 
 /// The profile columns of users, each value at its user's slot (`slots`).
