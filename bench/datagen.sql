@@ -21,6 +21,8 @@
 --   wishlist_items   5N, 10% soft-deleted
 --   offers           N, 1-4 items each (0.5% with none: no activity per the contract)
 --   created_at       uniform over the 30 days before T0 = 2026-11-01 00:00 (30% whole seconds);
+--                    the activity tables' rows are stored in created_at order, as an app that
+--                    appends them when users act stores them (offer items with their offer)
 --                    bench/run.js uses asOf = T0 + 12 h, so the default window
 --                    [asOf-36h, asOf-12h) = the last day = 1/30 of the activity
 --   popularity       variants and users are drawn Zipf-like (rank = floor(M * u^k)) through a
@@ -244,7 +246,8 @@ SELECT pg_temp.uid(p.seed, 'ii', g.i),
             WHEN pg_temp.rnd(g.i, p.seed * 100 + 82) < 0.95 THEN 'PENDING'
             ELSE 'HIDDEN' END,
        pg_temp.activity_time(p.t0, pg_temp.rnd(g.i, p.seed * 100 + 83), pg_temp.rnd(g.i, p.seed * 100 + 84))
-FROM bench_params p, generate_series(1, 5 * p.n) AS g(i);
+FROM bench_params p, generate_series(1, 5 * p.n) AS g(i)
+ORDER BY 5, 1;
 
 INSERT INTO wishlist_items (id, user_id, product_variant_id, deleted_at, created_at)
 SELECT pg_temp.uid(p.seed, 'wi', g.i),
@@ -252,13 +255,15 @@ SELECT pg_temp.uid(p.seed, 'wi', g.i),
        pg_temp.uid(p.seed, 'v', pg_temp.skewed(pg_temp.rnd(g.i, p.seed * 100 + 91), p.n_variants, 4, 7)),
        CASE WHEN pg_temp.rnd(g.i, p.seed * 100 + 92) < 0.10 THEN 1700000000000 + g.i ELSE 0 END,
        pg_temp.activity_time(p.t0, pg_temp.rnd(g.i, p.seed * 100 + 93), pg_temp.rnd(g.i, p.seed * 100 + 94))
-FROM bench_params p, generate_series(1, 5 * p.n) AS g(i);
+FROM bench_params p, generate_series(1, 5 * p.n) AS g(i)
+ORDER BY 5, 1;
 
 INSERT INTO offers (id, creator_user_id, created_at)
 SELECT pg_temp.uid(p.seed, 'o', g.i),
        pg_temp.uid(p.seed, 'u', pg_temp.skewed(pg_temp.rnd(g.i, p.seed * 100 + 100), p.n, 1.6, 17)),
        pg_temp.activity_time(p.t0, pg_temp.rnd(g.i, p.seed * 100 + 101), pg_temp.rnd(g.i, p.seed * 100 + 102))
-FROM bench_params p, generate_series(1, p.n) AS g(i);
+FROM bench_params p, generate_series(1, p.n) AS g(i)
+ORDER BY 3, 1;
 
 -- 1-4 items per offer (0.5% none); an item's variant is drawn like an inventory item's.
 INSERT INTO offer_items (id, offer_id, product_variant_id)
@@ -267,7 +272,8 @@ SELECT pg_temp.uid(p.seed, 'oi', g.i * 4 + k.k),
        pg_temp.uid(p.seed, 'v', pg_temp.skewed(pg_temp.rnd(g.i * 4 + k.k, p.seed * 100 + 111), p.n_variants, 4, 0))
 FROM bench_params p, generate_series(1, p.n) AS g(i), generate_series(0, 3) AS k(k)
 WHERE pg_temp.rnd(g.i, p.seed * 100 + 110) >= 0.005
-  AND k.k <= floor(pg_temp.rnd(g.i, p.seed * 100 + 112) * 4);
+  AND k.k <= floor(pg_temp.rnd(g.i, p.seed * 100 + 112) * 4)
+ORDER BY pg_temp.activity_time(p.t0, pg_temp.rnd(g.i, p.seed * 100 + 101), pg_temp.rnd(g.i, p.seed * 100 + 102)), 2, 1;
 
 -- Keys and indexes back, as schema/marketplace.sql defines them -------------------------------
 DO $$
