@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -211,6 +211,53 @@ async fn begin(
     .map_err(|e| EngineError::from_sqlx("starting the snapshot transaction", e))?;
     let canceller = Canceller { pool: database.pool.clone(), backend_pid, cancel: cancel.clone() };
     Ok((Connection { tx, canceller }, now))
+}
+
+/// The connections of a run's snapshot, shared by its queries: each query takes whichever
+/// connection is free and waits (first come, first served) when all are busy. The caller
+/// chains the queries that depend on each other and starts the others together, so no
+/// connection idles while work that could use it waits.
+pub struct SharedConnections<'c> {
+    free: Mutex<Vec<&'c mut Connection>>,
+    available: Semaphore,
+}
+
+impl<'c> SharedConnections<'c> {
+    pub fn new(connections: impl IntoIterator<Item = &'c mut Connection>) -> Self {
+        let free: Vec<&'c mut Connection> = connections.into_iter().collect();
+        let available = Semaphore::new(free.len());
+        SharedConnections { free: Mutex::new(free), available }
+    }
+
+    /// Runs `query` on a free connection; if the run is cancelled meanwhile, the query is
+    /// cancelled on the server (see `Canceller::guard`).
+    pub async fn run<T>(&self, query: impl AsyncFnOnce(&mut PgConnection) -> Result<T>) -> Result<T> {
+        let _permit = self.available.acquire().await.map_err(|_| EngineError::internal("the run's connections were closed"))?;
+        let mut lease = Lease { shared: self, connection: self.take()? };
+        let connection = lease.connection.as_mut().ok_or_else(|| EngineError::internal("a leased connection is missing"))?;
+        let canceller = connection.canceller.clone();
+        canceller.guard(query(&mut *connection.tx)).await
+    }
+
+    fn take(&self) -> Result<Option<&'c mut Connection>> {
+        let mut free = self.free.lock().map_err(|_| EngineError::internal("the run's connection list is poisoned"))?;
+        Ok(free.pop())
+    }
+}
+
+/// A connection taken from `SharedConnections`, given back when dropped (also when its query
+/// fails or is abandoned), before its semaphore permit is released.
+struct Lease<'s, 'c> {
+    shared: &'s SharedConnections<'c>,
+    connection: Option<&'c mut Connection>,
+}
+
+impl Drop for Lease<'_, '_> {
+    fn drop(&mut self) {
+        if let (Some(connection), Ok(mut free)) = (self.connection.take(), self.shared.free.lock()) {
+            free.push(connection);
+        }
+    }
 }
 
 fn is_snapshot_id(id: &str) -> bool {

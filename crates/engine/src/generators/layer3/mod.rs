@@ -12,14 +12,16 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::future::BoxFuture;
+use rustc_hash::FxHashSet;
 use serde_json::json;
+use sqlx::PgConnection;
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use self::columns::Slots;
 use self::queries::{Profiles, Variants};
-use self::rules::{ActionKind, Audience, Demand, DemandCounts, Kept, Picker, Row, Thresholds};
-use crate::db::{database_for, Connection, RunSettings, RunSnapshot};
+use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Picker, Row, Thresholds};
+use crate::db::{database_for, RunSettings, RunSnapshot, SharedConnections};
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
 use crate::output::{prepare_output_dir, CsvRows, CsvSink, FileName, FileSet};
@@ -55,12 +57,12 @@ pub fn window(as_of: DateTime<Utc>, lookback_hours: f64, cooling_hours: f64) -> 
 /// so the run never holds all rows as strings at once.
 struct AudienceRows {
     audience: Audience,
-    before_filter: usize,
-    kept: Vec<Kept>,
+    filtered: Filtered,
 }
 
 /// The profile and variant columns of the kept rows. A row's profile is at its slot
 /// (`Kept::slot`).
+#[derive(Default)]
 struct Enrichment {
     profiles: Profiles,
     variants: Variants,
@@ -94,18 +96,20 @@ impl Enrichment {
     }
 }
 
-/// One kind of the window's actions, to read on one connection.
-struct ActionsRead<'a> {
-    kind: ActionKind,
-    window: (NaiveDateTime, NaiveDateTime),
-    deleted: &'a [Uuid],
-    log: &'a Logger,
+/// The run's queries on its shared connections, each timed in the log.
+struct RunQueries<'r, 'c> {
+    connections: &'r SharedConnections<'c>,
+    log: &'r Logger,
 }
 
-impl ActionsRead<'_> {
-    async fn read_into(self, connection: &mut Connection, picker: &mut Picker) -> Result<()> {
-        let read = queries::read_actions(&mut connection.tx, self.kind, self.window, self.deleted, picker);
-        self.log.timed("activity", &format!("{} rows", self.kind.as_str()), connection.canceller.guard(read)).await
+impl RunQueries<'_, '_> {
+    async fn run<T>(
+        &self,
+        phase: &'static str,
+        what: &str,
+        query: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
+        self.connections.run(async move |c| self.log.timed(phase, what, query(c)).await).await
     }
 }
 
@@ -124,6 +128,42 @@ impl RowBuffers {
     }
 }
 
+/// The window's actions of one kind, read into a picker of their own.
+async fn read_kind(conn: &mut PgConnection, kind: ActionKind, window: (NaiveDateTime, NaiveDateTime)) -> Result<Picker> {
+    let mut picker = Picker::default();
+    queries::read_actions(conn, kind, window, &mut picker).await?;
+    Ok(picker)
+}
+
+/// The profiles and variants of the kept rows (`audiences`, numbered by `rules::number_rows`).
+/// The four reads start together, the longest first, each on whichever connection is free.
+async fn enrich(q: &RunQueries<'_, '_>, audiences: &[AudienceRows], size_values: &[(Uuid, String)]) -> Result<Enrichment> {
+    let rows = || audiences.iter().flat_map(|a| a.filtered.kept.iter());
+    // Slot i is the i-th row: `users[slot]` is the slot's user.
+    let users: Vec<Uuid> = rows().map(|k| k.pick.action.user_id).collect();
+    if users.is_empty() {
+        return Ok(Enrichment::default());
+    }
+    let slots = Slots::new(&users);
+    let mut variant_ids: Vec<Uuid> = rows().map(|k| k.pick.action.variant_id).collect();
+    variant_ids.sort_unstable();
+    variant_ids.dedup();
+    let (sizes, last_active, (usernames, first_names), variants) = tokio::try_join!(
+        q.run("enrich", "sizes", async |c| queries::read_sizes(c, &users, &slots, size_values).await),
+        q.run("enrich", "last activity", async |c| queries::read_last_active(c, &users, &slots).await),
+        q.run("enrich", "names", async |c| queries::read_names(c, &users, &slots).await),
+        q.run("enrich", "variants", async |c| queries::read_variants(c, &variant_ids).await),
+    )?;
+    Ok(Enrichment { profiles: Profiles { slots, usernames, first_names, sizes, last_active }, variants })
+}
+
+fn counts_label(demand: Demand) -> &'static str {
+    match demand {
+        Demand::Inventory => "inventory counts",
+        Demand::Wishlist => "wishlist counts",
+    }
+}
+
 async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let options = &ctx.options;
     let log = &ctx.logger;
@@ -137,26 +177,22 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
     let mut timings = HashMap::new();
     timings.insert("connect", phase.end(format!("window [{}, {})", crate::time::iso(start), crate::time::iso(end))));
-    let [c0, c1, c2] = snapshot.connections.as_mut_slice() else {
-        return Err(EngineError::internal("the snapshot did not open 3 connections"));
-    };
+    let connections = SharedConnections::new(snapshot.connections.iter_mut());
+    let q = RunQueries { connections: &connections, log };
 
-    // The deleted users first: every later query leaves their rows out.
-    let phase = log.phase("activity", "reading the deleted users, then the window's actions");
-    let (deleted, size_values) = tokio::try_join!(
-        log.timed("activity", "deleted users", c0.canceller.guard(queries::read_deleted_users(&mut c0.tx))),
-        log.timed("activity", "mens_size values", c1.canceller.guard(queries::read_size_values(&mut c1.tx))),
-    )?;
-    // The three kinds of action are read in parallel, each into its own picker.
+    // The three kinds of action, the deleted users and the size values are independent reads.
+    let phase = log.phase("activity", "reading the window's actions and the deleted users");
     let window_at = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
-    let (mut offers, mut closet, mut wishlist) = (Picker::default(), Picker::default(), Picker::default());
-    let read = |kind| ActionsRead { kind, window: window_at, deleted: &deleted, log };
-    tokio::try_join!(
-        read(ActionKind::OfferCreated).read_into(c0, &mut offers),
-        read(ActionKind::ClosetAdd).read_into(c1, &mut closet),
-        read(ActionKind::WishlistAdd).read_into(c2, &mut wishlist),
+    let (offers, closet, wishlist, deleted, size_values) = tokio::try_join!(
+        q.run("activity", "offer_created rows", async |c| read_kind(c, ActionKind::OfferCreated, window_at).await),
+        q.run("activity", "closet_add rows", async |c| read_kind(c, ActionKind::ClosetAdd, window_at).await),
+        q.run("activity", "wishlist_add rows", async |c| read_kind(c, ActionKind::WishlistAdd, window_at).await),
+        q.run("activity", "deleted users", async |c| queries::read_deleted_users(c).await),
+        q.run("activity", "mens_size values", async |c| queries::read_size_values(c).await),
     )?;
-    let (picks, activity) = Picker::merge([offers, closet, wishlist]).finish();
+    let deleted_users: FxHashSet<Uuid> = deleted.iter().copied().collect();
+    let (picks, activity) = Picker::merge([offers, closet, wishlist]).without_users(&deleted_users).finish();
+    drop(deleted_users);
     timings.insert(
         "activity",
         phase.end(format!(
@@ -180,6 +216,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     });
 
     if picks.is_empty() {
+        drop(connections);
         snapshot.finish().await?;
         log.info("no activity in the window: no files written");
         metadata["reason"] = json!("no_activity");
@@ -190,19 +227,15 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
 
     // Only the picked variants' demand matters; the two counts run in parallel.
     let phase = log.phase("demand", "counting all-time demand for the picked variants");
-    let inventory_variants = rules::variants_needing(&picks, Demand::Inventory);
-    let wishlist_variants = rules::variants_needing(&picks, Demand::Wishlist);
+    let variants_of = |demand| rules::variants_needing(&picks, demand);
+    let (inventory_variants, wishlist_variants) = (variants_of(Demand::Inventory), variants_of(Demand::Wishlist));
+    let count = |demand, variants| {
+        let deleted = &deleted;
+        q.run("demand", counts_label(demand), async move |c| queries::read_counts(c, demand, variants, deleted).await)
+    };
     let (inventory, wishlist) = tokio::try_join!(
-        log.timed(
-            "demand",
-            "inventory counts",
-            c1.canceller.guard(queries::read_counts(&mut c1.tx, Demand::Inventory, &inventory_variants, &deleted)),
-        ),
-        log.timed(
-            "demand",
-            "wishlist counts",
-            c2.canceller.guard(queries::read_counts(&mut c2.tx, Demand::Wishlist, &wishlist_variants, &deleted)),
-        ),
+        count(Demand::Inventory, &inventory_variants),
+        count(Demand::Wishlist, &wishlist_variants),
     )?;
     timings.insert(
         "demand",
@@ -213,53 +246,24 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         )),
     );
     drop((inventory_variants, wishlist_variants, deleted));
-    let counts = DemandCounts { inventory, wishlist };
-
     let thresholds =
         Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
-    let filtered = rules::filter_and_order(&picks, &counts, thresholds);
-    let unique_users = picks.len();
-    drop(counts);
-    let kept_rows = || filtered.iter().flat_map(|(_, kept)| kept.iter());
-    log.info(format!("demand filter: {} of {unique_users} users kept", kept_rows().count()));
-
-    // Only the kept users are enriched. A profile's slot is its pick's (`Kept::slot`).
-    let phase = log.phase("enrich", "reading profiles and variants of the kept users");
-    let users: Vec<Uuid> = kept_rows().map(|k| k.pick.action.user_id).collect();
-    let slots = Slots::from_pairs(kept_rows().map(|k| (k.pick.action.user_id, k.slot)), picks.len());
+    let mut audiences: Vec<AudienceRows> = Vec::new();
+    for (demand, counts) in [(Demand::Inventory, inventory), (Demand::Wishlist, wishlist)] {
+        let filtered = rules::filter_and_order(&picks, demand, &counts, thresholds.minimum(demand));
+        audiences.extend(demand.audiences().iter().zip(filtered).map(|(a, filtered)| AudienceRows { audience: *a, filtered }));
+    }
+    audiences.sort_by_key(|a| a.audience);
+    rules::number_rows(audiences.iter_mut().map(|a| &mut a.filtered));
+    let kept: usize = audiences.iter().map(|a| a.filtered.kept.len()).sum();
+    log.info(format!("demand filter: {kept} of {} users kept", picks.len()));
     drop(picks);
-    let mut variant_ids: Vec<Uuid> = kept_rows().map(|k| k.pick.action.variant_id).collect();
-    variant_ids.sort_unstable();
-    variant_ids.dedup();
-    let (sizes, ((usernames, first_names), variants), last_active) = if users.is_empty() {
-        Default::default()
-    } else {
-        // The longest query alone on c0; the shorter ones share the other connections.
-        let names_and_variants = async {
-            let names =
-                log.timed("enrich", "names", c1.canceller.guard(queries::read_names(&mut c1.tx, &users, &slots))).await?;
-            let variants = log
-                .timed("enrich", "variants", c1.canceller.guard(queries::read_variants(&mut c1.tx, &variant_ids)))
-                .await?;
-            Ok::<_, EngineError>((names, variants))
-        };
-        tokio::try_join!(
-            log.timed(
-                "enrich",
-                "sizes",
-                c0.canceller.guard(queries::read_sizes(&mut c0.tx, &users, &slots, &size_values))
-            ),
-            names_and_variants,
-            log.timed(
-                "enrich",
-                "last activity",
-                c2.canceller.guard(queries::read_last_active(&mut c2.tx, &users, &slots))
-            ),
-        )?
-    };
+
+    // Only the kept users are enriched.
+    let phase = log.phase("enrich", "reading profiles and variants of the kept users");
+    let enrichment = enrich(&q, &audiences, &size_values).await?;
+    drop(connections);
     snapshot.finish().await?;
-    drop((users, variant_ids));
-    let enrichment = Enrichment { profiles: Profiles { slots, usernames, first_names, sizes, last_active }, variants };
     timings.insert(
         "enrich",
         phase.end(format!(
@@ -268,24 +272,22 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             enrichment.variants.len()
         )),
     );
-    let audiences: Vec<AudienceRows> = Audience::ALL
-        .into_iter()
-        .zip(filtered)
-        .map(|(audience, (before_filter, kept))| AudienceRows { audience, before_filter, kept })
-        .collect();
 
     let audience_counts: serde_json::Map<String, serde_json::Value> = audiences
         .iter()
         .map(|a| {
-            (a.audience.as_str().to_string(), json!({ "beforeFilter": a.before_filter, "afterFilter": a.kept.len() }))
+            (
+                a.audience.as_str().to_string(),
+                json!({ "beforeFilter": a.filtered.before_filter, "afterFilter": a.filtered.kept.len() }),
+            )
         })
         .collect();
     metadata["counts"] = json!({
         "activityRows": activity,
-        "uniqueUsers": audiences.iter().map(|a| a.before_filter).sum::<usize>(),
+        "uniqueUsers": audiences.iter().map(|a| a.filtered.before_filter).sum::<usize>(),
         "audiences": audience_counts,
     });
-    let audience_size = audiences.iter().map(|a| a.kept.len()).sum();
+    let audience_size = audiences.iter().map(|a| a.filtered.kept.len()).sum();
 
     ctx.check_cancelled()?;
     let manifest = manifest_base(ctx, &metadata);
@@ -295,7 +297,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             let planned: Vec<serde_json::Value> = audiences
                 .iter()
                 .flat_map(|a| {
-                    [(a.kept.len(), false), (1, true)].map(|(rows, test)| {
+                    [(a.filtered.kept.len(), false), (1, true)].map(|(rows, test)| {
                         json!({ "audienceType": a.audience.as_str(), "isTestFile": test, "rowCount": rows })
                     })
                 })
@@ -372,19 +374,20 @@ fn write_files(
     for audience in audiences {
         let header = audience.audience.header();
         let prefix = audience.audience.file_prefix();
+        let kept = &audience.filtered.kept;
         files.push((
             FileName::new(format!("{prefix}_"), ".csv"),
             Box::new(move |w| {
                 let mut buffers = RowBuffers::new();
                 w.write_record(header)?;
-                for kept in &audience.kept {
-                    enrichment.write_row(w, kept, &mut buffers)?;
+                for row in kept {
+                    enrichment.write_row(w, row, &mut buffers)?;
                 }
-                Ok(audience.kept.len())
+                Ok(kept.len())
             }),
         ));
         planned.push((audience.audience, false));
-        let test = rules::test_row(audience.kept.first().map(|k| enrichment.row(k)).as_ref(), now);
+        let test = rules::test_row(kept.first().map(|k| enrichment.row(k)).as_ref(), now);
         files.push((
             FileName::new(format!("{prefix}_TEST_"), ".csv"),
             Box::new(move |w| {

@@ -20,14 +20,17 @@ use super::rules::{Action, ActionKind, Demand, Picker};
 use crate::error::{EngineError, Result};
 
 // How the run's queries stay cheap at a million users (bench/README.md has the numbers):
-// - Soft-deleted users are read once (`read_deleted_users`) and every other query leaves
-//   their rows out with `user_id <> ALL($deleted)`, a hashed filter on each row, instead of
-//   joining or anti-joining `users` in every query. Every item's user exists (foreign keys),
-//   so "not a deleted user" equals "a live user". The list costs planning time in each of
-//   the five queries that get it: ~0.1 s each with 300k deleted users.
+// - Soft-deleted users are read once (`read_deleted_users`). The window's actions are read
+//   for every user and the deleted users' picks dropped in memory; the demand counts leave
+//   their items out with `user_id <> ALL($deleted)`, a hashed filter on each row, instead of
+//   anti-joining `users`. Every item's user exists (foreign keys), so "not a deleted user"
+//   equals "a live user".
 // - Id lists are bound as arrays and matched with `= ANY($n)`. Sessions force custom plans,
 //   so the array is a constant to the planner, and PostgreSQL (14+) matches each row against
-//   it with a hash table: far cheaper per row than a (semi-)join node.
+//   it with a hash table: far cheaper per row than a (semi-)join node. The planner estimates
+//   a constant array element by element (~0.3 µs each: ~65 ms for 200k ids); where a list
+//   is only filtered, never looked up through an index, `coalesce(c, c)` (the same value:
+//   the columns are NOT NULL) makes that estimate cheap.
 
 const DELETED_USERS_SQL: &str = "SELECT u.id FROM users u WHERE u.deleted_at <> 0";
 
@@ -39,7 +42,8 @@ pub async fn read_deleted_users(conn: &mut PgConnection) -> Result<Vec<Uuid>> {
         .map_err(|e| EngineError::from_sqlx("reading the deleted users", e))
 }
 
-// The window's actions of live users, one query per kind so the three can run in parallel.
+// The window's actions, one query per kind so the three can run in parallel. Deleted users'
+// actions are among them: their picks are dropped after the pick (`Picker::without_users`).
 const OFFERS_IN_WINDOW_SQL: &str = r#"
 SELECT o.creator_user_id, first_item.product_variant_id, o.created_at::timestamptz, o.id
 FROM offers o
@@ -48,29 +52,25 @@ CROSS JOIN LATERAL (
     WHERE oi.offer_id = o.id ORDER BY oi.id LIMIT 1
 ) first_item
 WHERE o.created_at >= $1 AND o.created_at < $2
-  AND o.creator_user_id <> ALL($3::uuid[])
 "#;
 
 const CLOSET_ADDS_IN_WINDOW_SQL: &str = r#"
 SELECT i.user_id, i.product_variant_id, i.created_at::timestamptz, i.id
 FROM inventory_items i
 WHERE i.created_at >= $1 AND i.created_at < $2 AND i.status::text = 'OPEN_FOR_TRADE'
-  AND i.user_id <> ALL($3::uuid[])
 "#;
 
 const WISHLIST_ADDS_IN_WINDOW_SQL: &str = r#"
 SELECT w.user_id, w.product_variant_id, w.created_at::timestamptz, w.id
 FROM wishlist_items w
 WHERE w.created_at >= $1 AND w.created_at < $2 AND w.deleted_at = 0
-  AND w.user_id <> ALL($3::uuid[])
 "#;
 
-/// Streams the window's actions of one kind, by users not in `deleted`, into `picker`.
+/// Streams the window's actions of one kind into `picker`.
 pub async fn read_actions(
     conn: &mut PgConnection,
     kind: ActionKind,
     (start, end): (NaiveDateTime, NaiveDateTime),
-    deleted: &[Uuid],
     picker: &mut Picker,
 ) -> Result<()> {
     let sql = match kind {
@@ -80,7 +80,7 @@ pub async fn read_actions(
     };
     let doing = format!("reading {} activity", kind.as_str());
     let mut rows =
-        sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql).bind(start).bind(end).bind(deleted).fetch(conn);
+        sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql).bind(start).bind(end).fetch(conn);
     while let Some((user_id, variant_id, created_at, record_id)) =
         rows.try_next().await.map_err(|e| EngineError::from_sqlx(&doing, e))?
     {
@@ -90,9 +90,8 @@ pub async fn read_actions(
 }
 
 // All-time demand per variant, for the picked variants: one sequential pass over the item
-// table. The variant list is matched through `coalesce(v, v)` (the same value: the column is
-// NOT NULL) so that the planner does not estimate each of ~100k array elements against the
-// column's statistics: that took ~0.3 s of planning per count at 1M users.
+// table. The variants are matched through `coalesce` (see above): without it, planning the
+// ~100k variants took ~0.3 s per count at 1M users.
 const INVENTORY_COUNTS_SQL: &str = r#"
 SELECT i.product_variant_id, count(*)::int8
 FROM inventory_items i
@@ -215,10 +214,13 @@ fn column_error(e: EngineError) -> sqlx::Error {
     sqlx::Error::Decode(e.to_string().into())
 }
 
+// `users.id` is the primary key, so this is always an index scan. The list goes through a
+// sub-select so that the planner sees a parameter, not 200k constants to estimate one by one
+// (planning ~2 ms instead of ~65 ms); an index scan takes the list as it is.
 const NAMES_SQL: &str = r#"
 SELECT u.id, coalesce(u.username::text, ''), coalesce(u.first_name::text, '')
 FROM users u
-WHERE u.id = ANY($1::uuid[])
+WHERE u.id = ANY((SELECT $1::uuid[])::uuid[])
 "#;
 
 /// `username` and `first_name` of each user of `users`, stored at the user's slot.
@@ -234,9 +236,11 @@ pub async fn read_names(conn: &mut PgConnection, users: &[Uuid], slots: &Slots) 
     Ok((usernames, first_names))
 }
 
-// A size is a preferred value of the `mens_size` attribute. Its few values are read first,
-// so the preferences are filtered by value id and the smallest value per user (in byte
-// order, as `min(value COLLATE "C")`) is kept here.
+// A size is a preferred value of the `mens_size` attribute. Its few values are read first;
+// then the users' preference ids, and the preferred values among those ids, each through the
+// foreign-key index (at 1M users 0.3 s, where joining the two tables hashed every preference
+// of a `mens_size` value: 0.7 s). The smallest value per user (in byte order, as
+// `min(value COLLATE "C")`) is kept here.
 const MENS_SIZE_VALUES_SQL: &str = r#"
 SELECT av.id, av.value::text
 FROM attribute_values av
@@ -244,11 +248,16 @@ JOIN attributes a ON a.id = av.attribute_id
 WHERE a.name::text = 'mens_size'
 "#;
 
-const PREFERRED_SIZES_SQL: &str = r#"
-SELECT up.user_id, ap.attribute_value_id
+const USER_PREFERENCES_SQL: &str = r#"
+SELECT up.user_id, up.id
+FROM user_preferences up
+WHERE up.user_id = ANY($1::uuid[])
+"#;
+
+const PREFERRED_VALUES_SQL: &str = r#"
+SELECT ap.user_preference_id, ap.attribute_value_id
 FROM attribute_preferences ap
-JOIN user_preferences up ON up.id = ap.user_preference_id
-WHERE ap.preferred AND ap.attribute_value_id = ANY($1::uuid[]) AND up.user_id = ANY($2::uuid[])
+WHERE ap.user_preference_id = ANY($1::uuid[]) AND ap.preferred AND ap.attribute_value_id = ANY($2::uuid[])
 "#;
 
 /// The `mens_size` attribute's values by id.
@@ -273,13 +282,29 @@ pub async fn read_sizes(
     }
     let rank_by_value_id: FxHashMap<Uuid, u32> =
         size_values.iter().filter_map(|(id, value)| Some((*id, sizes.rank_of(value)?))).collect();
-    let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
-    let rows = sqlx::query(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).fetch(conn);
-    for_each_row(rows, "reading user sizes", |row| {
+    let (mut preference_ids, mut slot_of_preference) = (Vec::new(), FxHashMap::default());
+    let rows = sqlx::query(USER_PREFERENCES_SQL).bind(users).fetch(&mut *conn);
+    for_each_row(rows, "reading user preferences", |row| {
         let slot = slot_of(slots, row)?;
+        let preference_id: Uuid = row.try_get(1)?;
+        preference_ids.push(preference_id);
+        slot_of_preference.insert(preference_id, slot);
+        Ok(())
+    })
+    .await?;
+    if preference_ids.is_empty() {
+        return Ok(sizes);
+    }
+    let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
+    let rows = sqlx::query(PREFERRED_VALUES_SQL).bind(&preference_ids).bind(value_ids).fetch(conn);
+    for_each_row(rows, "reading user sizes", |row| {
+        let preference_id: Uuid = row.try_get(0)?;
+        let slot = slot_of_preference.get(&preference_id).ok_or_else(|| {
+            sqlx::Error::Protocol(format!("the database answered a preference it was not asked for: {preference_id}"))
+        })?;
         let value_id: Uuid = row.try_get(1)?;
         if let Some(rank) = rank_by_value_id.get(&value_id) {
-            sizes.offer(slot, *rank);
+            sizes.offer(*slot, *rank);
         }
         Ok(())
     })

@@ -2,7 +2,7 @@
 //! the order of the rows and the test row. See docs/layer3-contract.md.
 
 use chrono::{DateTime, Utc};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -63,6 +63,16 @@ pub enum Demand {
 }
 
 impl Demand {
+    pub const ALL: [Demand; 2] = [Demand::Inventory, Demand::Wishlist];
+
+    /// The audiences whose rows this measure decides, in `Audience::ALL` order.
+    pub fn audiences(self) -> &'static [Audience] {
+        match self {
+            Demand::Inventory => &[Audience::OfferCreators, Audience::WishlistAdders],
+            Demand::Wishlist => &[Audience::ClosetAdders],
+        }
+    }
+
     pub fn column(self) -> &'static str {
         match self {
             Demand::Inventory => "inventory_count",
@@ -159,6 +169,16 @@ pub struct ActivityCounts {
     pub total: u64,
 }
 
+impl ActivityCounts {
+    fn of_kind(&mut self, kind: ActionKind) -> &mut u64 {
+        match kind {
+            ActionKind::OfferCreated => &mut self.offer_created,
+            ActionKind::ClosetAdd => &mut self.closet_add,
+            ActionKind::WishlistAdd => &mut self.wishlist_add,
+        }
+    }
+}
+
 /// Collects the window's actions and keeps one per user (rule 3). The actions are kept in a
 /// flat list and sorted once at the end: at a million users that needs half the memory of a
 /// map of picks updated per action, and no hashing.
@@ -170,11 +190,7 @@ pub struct Picker {
 
 impl Picker {
     pub fn add(&mut self, action: Action) {
-        match action.kind {
-            ActionKind::OfferCreated => self.counts.offer_created += 1,
-            ActionKind::ClosetAdd => self.counts.closet_add += 1,
-            ActionKind::WishlistAdd => self.counts.wishlist_add += 1,
-        }
+        *self.counts.of_kind(action.kind) += 1;
         self.counts.total += 1;
         self.actions.push(action);
     }
@@ -196,6 +212,24 @@ impl Picker {
         merged
     }
 
+    /// The same picker without the actions of `users` (the deleted users: rule 2 leaves all
+    /// their actions out, so dropping them before or after the pick is the same).
+    pub fn without_users(mut self, users: &FxHashSet<Uuid>) -> Picker {
+        if users.is_empty() {
+            return self;
+        }
+        let counts = &mut self.counts;
+        self.actions.retain(|action| {
+            let keep = !users.contains(&action.user_id);
+            if !keep {
+                *counts.of_kind(action.kind) -= 1;
+                counts.total -= 1;
+            }
+            keep
+        });
+        self
+    }
+
     /// Each user's winning action and latest action time, in user id order.
     pub fn finish(self) -> (Vec<Pick>, ActivityCounts) {
         let mut actions = self.actions;
@@ -209,23 +243,6 @@ impl Picker {
             })
             .collect();
         (picks, self.counts)
-    }
-}
-
-/// Demand counts per variant. A variant that is absent counts 0.
-#[derive(Debug, Default, Clone)]
-pub struct DemandCounts {
-    pub inventory: FxHashMap<Uuid, i64>,
-    pub wishlist: FxHashMap<Uuid, i64>,
-}
-
-impl DemandCounts {
-    pub fn count(&self, demand: Demand, variant_id: &Uuid) -> i64 {
-        let map = match demand {
-            Demand::Inventory => &self.inventory,
-            Demand::Wishlist => &self.wishlist,
-        };
-        map.get(variant_id).copied().unwrap_or(0)
     }
 }
 
@@ -250,8 +267,17 @@ impl Thresholds {
 pub struct Kept {
     pub pick: Pick,
     pub count: i64,
-    /// The pick's position in the list given to `filter_and_order`.
+    /// The row's position among all kept rows in file order (`number_rows`): where its
+    /// profile is stored.
     pub slot: u32,
+}
+
+/// One audience after the demand filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filtered {
+    pub before_filter: usize,
+    /// In file order.
+    pub kept: Vec<Kept>,
 }
 
 /// The variants whose counts the filter needs, per demand measure.
@@ -263,24 +289,33 @@ pub fn variants_needing(picks: &[Pick], demand: Demand) -> Vec<Uuid> {
     ids
 }
 
-/// Splits picks into audiences and keeps the rows whose demand meets the threshold
-/// (rule 5; no fallback to a lower-priority action). Returns, per audience in
-/// `Audience::ALL` order, the picks before the filter and the rows kept, in file order.
-pub fn filter_and_order(picks: &[Pick], counts: &DemandCounts, thresholds: Thresholds) -> [(usize, Vec<Kept>); 3] {
-    let mut out: [(usize, Vec<Kept>); 3] = Default::default();
-    for (slot, pick) in picks.iter().enumerate() {
-        let demand = pick.action.kind.demand();
-        let (before_filter, kept) = &mut out[pick.action.kind.audience() as usize];
-        *before_filter += 1;
-        let count = counts.count(demand, &pick.action.variant_id);
-        if count >= thresholds.minimum(demand) {
-            kept.push(Kept { pick: *pick, count, slot: slot as u32 });
+/// The audiences `demand` decides, with the rows whose count meets `minimum` (rule 5; no
+/// fallback to a lower-priority action), per audience in `demand.audiences()` order. A
+/// variant absent from `counts` counts 0. Slots are left at 0 (see `number_rows`).
+pub fn filter_and_order(picks: &[Pick], demand: Demand, counts: &FxHashMap<Uuid, i64>, minimum: i64) -> Vec<Filtered> {
+    let audiences = demand.audiences();
+    let mut out: Vec<Filtered> = vec![Filtered::default(); audiences.len()];
+    for pick in picks.iter().filter(|p| p.action.kind.demand() == demand) {
+        let Some(index) = audiences.iter().position(|a| *a == pick.action.kind.audience()) else { continue };
+        let audience = &mut out[index];
+        audience.before_filter += 1;
+        let count = counts.get(&pick.action.variant_id).copied().unwrap_or(0);
+        if count >= minimum {
+            audience.kept.push(Kept { pick: *pick, count, slot: 0 });
         }
     }
-    for (_, rows) in out.iter_mut() {
-        order_rows(rows);
+    for audience in out.iter_mut() {
+        order_rows(&mut audience.kept);
     }
     out
+}
+
+/// Sets each kept row's slot to its position among all the rows of `audiences`, in order.
+pub fn number_rows<'a>(audiences: impl IntoIterator<Item = &'a mut Filtered>) {
+    let rows = audiences.into_iter().flat_map(|audience| audience.kept.iter_mut());
+    for (slot, row) in rows.enumerate() {
+        row.slot = slot as u32;
+    }
 }
 
 /// File order (rule 6): the user's most recent action of any type, newest first; ties by user id.
@@ -442,15 +477,47 @@ mod tests {
         ])
         .into_values()
         .collect();
-        let mut counts = DemandCounts::default();
-        counts.inventory.extend([(id(10), 3), (id(11), 2)]);
-        counts.wishlist.extend([(id(12), 2), (id(13), 1)]);
-        let [offers, closet, wishlist] =
-            filter_and_order(&picks, &counts, Thresholds { min_inventory_count: 3, min_wishlist_count: 2 });
-        assert_eq!((offers.0, kept_users(&offers.1)), (2, vec![id(1)]));
-        assert_eq!(offers.1[0].count, 3);
-        assert_eq!((closet.0, kept_users(&closet.1)), (2, vec![id(3)]));
-        assert_eq!((wishlist.0, wishlist.1.len()), (1, 0));
+        let inventory: FxHashMap<Uuid, i64> = [(id(10), 3), (id(11), 2)].into_iter().collect();
+        let wishlist_counts: FxHashMap<Uuid, i64> = [(id(12), 2), (id(13), 1)].into_iter().collect();
+        let [offers, wishlist] = filter_and_order(&picks, Demand::Inventory, &inventory, 3).try_into().unwrap();
+        let [closet] = filter_and_order(&picks, Demand::Wishlist, &wishlist_counts, 2).try_into().unwrap();
+        assert_eq!((offers.before_filter, kept_users(&offers.kept)), (2, vec![id(1)]));
+        assert_eq!(offers.kept[0].count, 3);
+        assert_eq!((closet.before_filter, kept_users(&closet.kept)), (2, vec![id(3)]));
+        assert_eq!((wishlist.before_filter, wishlist.kept.len()), (1, 0));
+    }
+
+    #[test]
+    fn number_rows_numbers_the_kept_rows_in_order() {
+        let picks: Vec<Pick> = pick_all(&[
+            action(1, ActionKind::WishlistAdd, 10, t(1, 0), 1),
+            action(2, ActionKind::OfferCreated, 10, t(2, 0), 2),
+            action(3, ActionKind::WishlistAdd, 10, t(3, 0), 3),
+            action(4, ActionKind::OfferCreated, 10, t(4, 0), 4),
+            action(5, ActionKind::ClosetAdd, 10, t(5, 0), 5),
+        ])
+        .into_values()
+        .collect();
+        let counts: FxHashMap<Uuid, i64> = [(id(10), 9)].into_iter().collect();
+        let [mut offers, mut wishlist] = filter_and_order(&picks, Demand::Inventory, &counts, 1).try_into().unwrap();
+        let [mut closet] = filter_and_order(&picks, Demand::Wishlist, &counts, 1).try_into().unwrap();
+        number_rows([&mut offers, &mut closet, &mut wishlist]);
+        let slots = |f: &Filtered| f.kept.iter().map(|k| (k.pick.action.user_id, k.slot)).collect::<Vec<_>>();
+        assert_eq!(slots(&offers), vec![(id(4), 0), (id(2), 1)]);
+        assert_eq!(slots(&closet), vec![(id(5), 2)]);
+        assert_eq!(slots(&wishlist), vec![(id(3), 3), (id(1), 4)]);
+    }
+
+    #[test]
+    fn without_users_drops_their_actions_and_recounts() {
+        let mut picker = Picker::default();
+        picker.add(action(1, ActionKind::ClosetAdd, 1, t(1, 0), 1));
+        picker.add(action(2, ActionKind::OfferCreated, 1, t(1, 0), 2));
+        picker.add(action(2, ActionKind::WishlistAdd, 1, t(9, 0), 3));
+        let deleted: FxHashSet<Uuid> = [id(2)].into_iter().collect();
+        let (picks, counts) = picker.without_users(&deleted).finish();
+        assert_eq!(picks.iter().map(|p| p.action.user_id).collect::<Vec<_>>(), vec![id(1)]);
+        assert_eq!(counts, ActivityCounts { offer_created: 0, closet_add: 1, wishlist_add: 0, total: 1 });
     }
 
     #[test]
@@ -464,11 +531,9 @@ mod tests {
         ])
         .into_values()
         .collect();
-        let mut counts = DemandCounts::default();
-        counts.inventory.insert(id(1), 5);
-        counts.wishlist.insert(id(1), 5);
-        let [_, _, wishlist] = filter_and_order(&picks, &counts, Thresholds { min_inventory_count: 0, min_wishlist_count: 0 });
-        assert_eq!(kept_users(&wishlist.1), vec![id(4), id(1), id(2)]);
+        let counts: FxHashMap<Uuid, i64> = [(id(1), 5)].into_iter().collect();
+        let [_, wishlist] = filter_and_order(&picks, Demand::Inventory, &counts, 0).try_into().unwrap();
+        assert_eq!(kept_users(&wishlist.kept), vec![id(4), id(1), id(2)]);
     }
 
     #[test]
