@@ -29,8 +29,8 @@ use crate::error::{EngineError, Result};
 //   so the array is a constant to the planner, and PostgreSQL (14+) matches each row against
 //   it with a hash table: far cheaper per row than a (semi-)join node. The planner estimates
 //   a constant array element by element (~0.3 µs each: ~65 ms for 200k ids); where a list
-//   is only filtered, never looked up through an index, `coalesce(c, c)` (the same value:
-//   the columns are NOT NULL) makes that estimate cheap.
+//   only filters a sequential scan, `coalesce(c, c)` (the same value: the columns are NOT
+//   NULL) makes that estimate cheap.
 
 const DELETED_USERS_SQL: &str = "SELECT u.id FROM users u WHERE u.deleted_at <> 0";
 
@@ -214,13 +214,10 @@ fn column_error(e: EngineError) -> sqlx::Error {
     sqlx::Error::Decode(e.to_string().into())
 }
 
-// `users.id` is the primary key, so this is always an index scan. The list goes through a
-// sub-select so that the planner sees a parameter, not 200k constants to estimate one by one
-// (planning ~2 ms instead of ~65 ms); an index scan takes the list as it is.
 const NAMES_SQL: &str = r#"
 SELECT u.id, coalesce(u.username::text, ''), coalesce(u.first_name::text, '')
 FROM users u
-WHERE u.id = ANY((SELECT $1::uuid[])::uuid[])
+WHERE u.id = ANY($1::uuid[])
 "#;
 
 /// `username` and `first_name` of each user of `users`, stored at the user's slot.
@@ -236,11 +233,9 @@ pub async fn read_names(conn: &mut PgConnection, users: &[Uuid], slots: &Slots) 
     Ok((usernames, first_names))
 }
 
-// A size is a preferred value of the `mens_size` attribute. Its few values are read first;
-// then the users' preference ids, and the preferred values among those ids, each through the
-// foreign-key index (at 1M users 0.3 s, where joining the two tables hashed every preference
-// of a `mens_size` value: 0.7 s). The smallest value per user (in byte order, as
-// `min(value COLLATE "C")`) is kept here.
+// A size is a preferred value of the `mens_size` attribute. Its few values are read first,
+// so the preferences are filtered by value id and the smallest value per user (in byte
+// order, as `min(value COLLATE "C")`) is kept here.
 const MENS_SIZE_VALUES_SQL: &str = r#"
 SELECT av.id, av.value::text
 FROM attribute_values av
@@ -248,16 +243,11 @@ JOIN attributes a ON a.id = av.attribute_id
 WHERE a.name::text = 'mens_size'
 "#;
 
-const USER_PREFERENCES_SQL: &str = r#"
-SELECT up.user_id, up.id
-FROM user_preferences up
-WHERE up.user_id = ANY($1::uuid[])
-"#;
-
-const PREFERRED_VALUES_SQL: &str = r#"
-SELECT ap.user_preference_id, ap.attribute_value_id
+const PREFERRED_SIZES_SQL: &str = r#"
+SELECT up.user_id, ap.attribute_value_id
 FROM attribute_preferences ap
-WHERE ap.user_preference_id = ANY($1::uuid[]) AND ap.preferred AND ap.attribute_value_id = ANY($2::uuid[])
+JOIN user_preferences up ON up.id = ap.user_preference_id
+WHERE ap.preferred AND ap.attribute_value_id = ANY($1::uuid[]) AND up.user_id = ANY($2::uuid[])
 "#;
 
 /// The `mens_size` attribute's values by id.
@@ -282,29 +272,13 @@ pub async fn read_sizes(
     }
     let rank_by_value_id: FxHashMap<Uuid, u32> =
         size_values.iter().filter_map(|(id, value)| Some((*id, sizes.rank_of(value)?))).collect();
-    let (mut preference_ids, mut slot_of_preference) = (Vec::new(), FxHashMap::default());
-    let rows = sqlx::query(USER_PREFERENCES_SQL).bind(users).fetch(&mut *conn);
-    for_each_row(rows, "reading user preferences", |row| {
-        let slot = slot_of(slots, row)?;
-        let preference_id: Uuid = row.try_get(1)?;
-        preference_ids.push(preference_id);
-        slot_of_preference.insert(preference_id, slot);
-        Ok(())
-    })
-    .await?;
-    if preference_ids.is_empty() {
-        return Ok(sizes);
-    }
     let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
-    let rows = sqlx::query(PREFERRED_VALUES_SQL).bind(&preference_ids).bind(value_ids).fetch(conn);
+    let rows = sqlx::query(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).fetch(conn);
     for_each_row(rows, "reading user sizes", |row| {
-        let preference_id: Uuid = row.try_get(0)?;
-        let slot = slot_of_preference.get(&preference_id).ok_or_else(|| {
-            sqlx::Error::Protocol(format!("the database answered a preference it was not asked for: {preference_id}"))
-        })?;
+        let slot = slot_of(slots, row)?;
         let value_id: Uuid = row.try_get(1)?;
         if let Some(rank) = rank_by_value_id.get(&value_id) {
-            sizes.offer(*slot, *rank);
+            sizes.offer(slot, *rank);
         }
         Ok(())
     })
