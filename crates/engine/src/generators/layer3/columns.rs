@@ -13,22 +13,16 @@ use crate::error::{EngineError, Result};
 #[derive(Debug, Default)]
 pub struct Slots {
     by_id: FxHashMap<Uuid, u32>,
-    /// Slots a column needs: one more than the largest slot.
+    /// Slots a column needs.
     len: usize,
 }
 
 impl Slots {
     /// Slot `i` is `ids[i]`; `ids` must be distinct.
     pub fn new(ids: &[Uuid]) -> Self {
-        Self::from_pairs(ids.iter().enumerate().map(|(slot, id)| (*id, slot as u32)), ids.len())
-    }
-
-    /// The given ids at the given slots, all below `len`.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (Uuid, u32)>, len: usize) -> Self {
-        let pairs = pairs.into_iter();
-        let mut by_id = FxHashMap::with_capacity_and_hasher(pairs.size_hint().0, Default::default());
-        by_id.extend(pairs.filter(|(_, slot)| (*slot as usize) < len));
-        Slots { by_id, len }
+        let mut by_id = FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
+        by_id.extend(ids.iter().enumerate().map(|(slot, id)| (*id, slot as u32)));
+        Slots { by_id, len: ids.len() }
     }
 
     pub fn get(&self, id: &Uuid) -> Option<usize> {
@@ -135,8 +129,6 @@ mod tests {
         let slots = Slots::new(&ids);
         assert_eq!((slots.get(&ids[0]), slots.get(&ids[1]), slots.get(&Uuid::nil())), (Some(0), Some(1), None));
         assert_eq!(slots.len(), 2);
-        let sparse = Slots::from_pairs([(ids[0], 5), (ids[1], 9)], 8);
-        assert_eq!((sparse.get(&ids[0]), sparse.get(&ids[1]), sparse.len()), (Some(5), None, 8));
     }
 
     #[test]

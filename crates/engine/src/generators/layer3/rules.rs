@@ -63,8 +63,6 @@ pub enum Demand {
 }
 
 impl Demand {
-    pub const ALL: [Demand; 2] = [Demand::Inventory, Demand::Wishlist];
-
     /// The audiences whose rows this measure decides, in `Audience::ALL` order.
     pub fn audiences(self) -> &'static [Audience] {
         match self {
