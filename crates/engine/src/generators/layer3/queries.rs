@@ -21,7 +21,7 @@ use crate::error::{EngineError, Result};
 
 // How the run's queries stay cheap at a million users (bench/README.md has the numbers):
 // - Soft-deleted users are read once (`read_deleted_users`). The window's actions are read
-//   for every user and the deleted users' picks dropped in memory; the demand counts leave
+//   for every user and the deleted users' actions dropped in memory; the demand counts leave
 //   their items out with `user_id <> ALL($deleted)`, a hashed filter on each row, instead of
 //   anti-joining `users`. Every item's user exists (foreign keys), so "not a deleted user"
 //   equals "a live user".
@@ -43,7 +43,7 @@ pub async fn read_deleted_users(conn: &mut PgConnection) -> Result<Vec<Uuid>> {
 }
 
 // The window's actions, one query per kind so the three can run in parallel. Deleted users'
-// actions are among them: their picks are dropped after the pick (`Picker::without_users`).
+// actions are among them, dropped in memory before the pick (`Picker::without_users`).
 const OFFERS_IN_WINDOW_SQL: &str = r#"
 SELECT o.creator_user_id, first_item.product_variant_id, o.created_at::timestamptz, o.id
 FROM offers o

@@ -210,8 +210,8 @@ impl Picker {
         merged
     }
 
-    /// The same picker without the actions of `users` (the deleted users: rule 2 leaves all
-    /// their actions out, so dropping them before or after the pick is the same).
+    /// The same picker without the actions of `users` (the deleted users, whose actions rule 2
+    /// leaves out), its counts reduced to match.
     pub fn without_users(mut self, users: &FxHashSet<Uuid>) -> Picker {
         if users.is_empty() {
             return self;
