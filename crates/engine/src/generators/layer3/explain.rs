@@ -155,6 +155,7 @@ pub async fn explain(
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
             let mut explanation = if check.passes {
                 let profiles = guard.guard(queries::read_profiles(tx, &[user_id])).await?;
+                // The profiles of one user: theirs is at slot 0.
                 let row = super::to_row(&Kept { pick, count, slot: 0 }, &profiles, &variants);
                 let mut explanation = base(Verdict::InAudience {
                     audience_type: audience,

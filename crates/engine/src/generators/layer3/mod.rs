@@ -76,21 +76,20 @@ impl Enrichment {
     /// Writes a row without allocating: ids and the count go through `buffers`.
     fn write_row(&self, w: &mut CsvSink, kept: &Kept, buffers: &mut RowBuffers) -> csv::Result<()> {
         let action = &kept.pick.action;
-        let slot = kept.slot as usize;
-        let profiles = &self.profiles;
+        let profile = self.profiles.at(kept.slot as usize);
         let (product_name, variant_size) = self.variants.get(&action.variant_id).unwrap_or(("", UNKNOWN_SIZE));
         buffers.count.clear();
         write!(buffers.count, "{}", kept.count)
             .map_err(|_| csv::Error::from(std::io::Error::other("formatting a count")))?;
         w.write_record([
             &*action.user_id.hyphenated().encode_lower(&mut buffers.user_id),
-            profiles.usernames.get(slot).unwrap_or(""),
-            profiles.first_names.get(slot).unwrap_or(""),
-            profiles.sizes.get(slot).unwrap_or(""),
+            profile.username,
+            profile.first_name,
+            profile.usersize,
             variant_size,
             product_name,
             &*action.variant_id.hyphenated().encode_lower(&mut buffers.variant_id),
-            profiles.last_active.get(slot).unwrap_or(""),
+            profile.last_active,
             &buffers.count,
         ])
     }
@@ -342,19 +341,20 @@ fn with_files(mut manifest: serde_json::Value, stamp: Option<&str>, files: Vec<s
     manifest
 }
 
+/// The row of `kept`, its profile at `kept.slot` of `profiles`.
 pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &Variants) -> Row {
     let action = &kept.pick.action;
-    let user = &action.user_id;
+    let profile = profiles.at(kept.slot as usize);
     let (product_name, variant_size) = variants.get(&action.variant_id).unwrap_or(("", UNKNOWN_SIZE));
     Row {
-        user_id: user.to_string(),
-        username: profiles.username(user).to_string(),
-        first_name: profiles.first_name(user).to_string(),
-        usersize: profiles.usersize(user).to_string(),
+        user_id: action.user_id.to_string(),
+        username: profile.username.to_string(),
+        first_name: profile.first_name.to_string(),
+        usersize: profile.usersize.to_string(),
         relevant_variant_size: variant_size.to_string(),
         product_name: product_name.to_string(),
         variant_id: action.variant_id.to_string(),
-        last_active: profiles.last_active(user).to_string(),
+        last_active: profile.last_active.to_string(),
         count: kept.count.to_string(),
     }
 }

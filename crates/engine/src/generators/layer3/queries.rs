@@ -171,21 +171,23 @@ pub struct Profiles {
     pub last_active: TextColumn,
 }
 
+/// One user's profile values ("" where the user has none).
+pub struct ProfileFields<'a> {
+    pub username: &'a str,
+    pub first_name: &'a str,
+    pub usersize: &'a str,
+    pub last_active: &'a str,
+}
+
 impl Profiles {
-    fn column<'a>(&self, column: impl FnOnce(usize) -> Option<&'a str>, user: &Uuid) -> &'a str {
-        self.slots.get(user).and_then(column).unwrap_or("")
-    }
-    pub fn username(&self, user: &Uuid) -> &str {
-        self.column(|slot| self.usernames.get(slot), user)
-    }
-    pub fn first_name(&self, user: &Uuid) -> &str {
-        self.column(|slot| self.first_names.get(slot), user)
-    }
-    pub fn usersize(&self, user: &Uuid) -> &str {
-        self.column(|slot| self.sizes.get(slot), user)
-    }
-    pub fn last_active(&self, user: &Uuid) -> &str {
-        self.column(|slot| self.last_active.get(slot), user)
+    /// The profile stored at `slot`.
+    pub fn at(&self, slot: usize) -> ProfileFields<'_> {
+        ProfileFields {
+            username: self.usernames.get(slot).unwrap_or(""),
+            first_name: self.first_names.get(slot).unwrap_or(""),
+            usersize: self.sizes.get(slot).unwrap_or(""),
+            last_active: self.last_active.get(slot).unwrap_or(""),
+        }
     }
 }
 

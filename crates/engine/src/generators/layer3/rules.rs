@@ -401,9 +401,13 @@ mod tests {
         Action { user_id: id(user), kind, variant_id: id(variant), created_at: at, record_id: id(record) }
     }
     fn pick_all(actions: &[Action]) -> HashMap<Uuid, Pick> {
+        picks_of(actions).into_iter().map(|p| (p.action.user_id, p)).collect()
+    }
+    /// The picks of `actions`, in user id order.
+    fn picks_of(actions: &[Action]) -> Vec<Pick> {
         let mut picker = Picker::default();
         actions.iter().for_each(|a| picker.add(*a));
-        picker.finish().0.into_iter().map(|p| (p.action.user_id, p)).collect()
+        picker.finish().0
     }
 
     #[test]
@@ -465,16 +469,14 @@ mod tests {
 
     #[test]
     fn demand_filter_at_and_below_threshold_without_fallback() {
-        let picks: Vec<Pick> = pick_all(&[
+        let picks = picks_of(&[
             action(1, ActionKind::OfferCreated, 10, t(1, 0), 1), // inventory 3: kept
             action(2, ActionKind::OfferCreated, 11, t(1, 0), 2), // inventory 2: dropped
             action(2, ActionKind::ClosetAdd, 12, t(2, 0), 3),    // would pass, but no fallback
             action(3, ActionKind::ClosetAdd, 12, t(1, 0), 4),    // wishlist 2: kept
             action(4, ActionKind::ClosetAdd, 13, t(1, 0), 5),    // wishlist 1: dropped
             action(5, ActionKind::WishlistAdd, 14, t(1, 0), 6),  // no count at all: dropped
-        ])
-        .into_values()
-        .collect();
+        ]);
         let inventory: FxHashMap<Uuid, i64> = [(id(10), 3), (id(11), 2)].into_iter().collect();
         let wishlist_counts: FxHashMap<Uuid, i64> = [(id(12), 2), (id(13), 1)].into_iter().collect();
         let [offers, wishlist] = filter_and_order(&picks, Demand::Inventory, &inventory, 3).try_into().unwrap();
@@ -487,15 +489,13 @@ mod tests {
 
     #[test]
     fn number_rows_numbers_the_kept_rows_in_order() {
-        let picks: Vec<Pick> = pick_all(&[
+        let picks = picks_of(&[
             action(1, ActionKind::WishlistAdd, 10, t(1, 0), 1),
             action(2, ActionKind::OfferCreated, 10, t(2, 0), 2),
             action(3, ActionKind::WishlistAdd, 10, t(3, 0), 3),
             action(4, ActionKind::OfferCreated, 10, t(4, 0), 4),
             action(5, ActionKind::ClosetAdd, 10, t(5, 0), 5),
-        ])
-        .into_values()
-        .collect();
+        ]);
         let counts: FxHashMap<Uuid, i64> = [(id(10), 9)].into_iter().collect();
         let [mut offers, mut wishlist] = filter_and_order(&picks, Demand::Inventory, &counts, 1).try_into().unwrap();
         let [mut closet] = filter_and_order(&picks, Demand::Wishlist, &counts, 1).try_into().unwrap();
@@ -520,15 +520,13 @@ mod tests {
 
     #[test]
     fn rows_ordered_by_latest_action_then_user_id() {
-        let picks: Vec<Pick> = pick_all(&[
+        let picks = picks_of(&[
             action(3, ActionKind::WishlistAdd, 1, t(1, 0), 1),
             action(3, ActionKind::ClosetAdd, 1, t(9, 0), 2), // latest any-type 9:00, kept in closet
             action(1, ActionKind::WishlistAdd, 1, t(5, 0), 3),
             action(2, ActionKind::WishlistAdd, 1, t(5, 0), 4),
             action(4, ActionKind::WishlistAdd, 1, t(7, 0), 5),
-        ])
-        .into_values()
-        .collect();
+        ]);
         let counts: FxHashMap<Uuid, i64> = [(id(1), 5)].into_iter().collect();
         let [_, wishlist] = filter_and_order(&picks, Demand::Inventory, &counts, 0).try_into().unwrap();
         assert_eq!(kept_users(&wishlist.kept), vec![id(4), id(1), id(2)]);
