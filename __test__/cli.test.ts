@@ -201,7 +201,7 @@ describe('generate', () => {
     expect(quiet.stderr).not.toMatch(/ took /);
     const verbose = await cli(['generate', 'layer3-behavior', '--database-url', url, ...window, '--dry-run', '--verbose']);
     expect(verbose.code).toBe(0);
-    for (const query of ['deleted users', 'offer_created rows', 'inventory counts', 'wishlist counts', 'names', 'sizes', 'last activity', 'variants']) {
+    for (const query of ['deleted users', 'offer_created rows', 'inventory counts', 'wishlist counts', 'sizes of the picked users', 'names', 'last activity', 'variants']) {
       expect(verbose.stderr).toMatch(new RegExp(`\\] (activity|demand|enrich): ${query} took \\d+\\.\\d ms$`, 'm'));
     }
   });

@@ -117,6 +117,11 @@ impl MinValueColumn {
     pub fn count(&self) -> usize {
         self.ranks.iter().filter(|rank| **rank != NO_RANK).count()
     }
+
+    /// A column of the same values with `slots` empty slots.
+    pub fn empty_like(&self, slots: usize) -> MinValueColumn {
+        MinValueColumn { values: self.values.clone(), ranks: vec![NO_RANK; slots] }
+    }
 }
 
 #[cfg(test)]

@@ -12,15 +12,16 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::future::BoxFuture;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 use sqlx::PgConnection;
+use tokio::sync::Notify;
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use self::columns::Slots;
 use self::queries::{Profiles, Variants};
-use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Picker, Row, Thresholds};
+use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Pick, Picker, Row, Thresholds};
 use crate::db::{database_for, RunSettings, RunSnapshot, SharedConnections};
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
@@ -134,9 +135,84 @@ async fn read_kind(conn: &mut PgConnection, kind: ActionKind, window: (NaiveDate
     Ok(picker)
 }
 
-/// The profiles and variants of the kept rows (`audiences`, numbered by `rules::number_rows`).
-/// The four reads start together, the longest first, each on whichever connection is free.
-async fn enrich(q: &RunQueries<'_, '_>, audiences: &[AudienceRows], size_values: &[(Uuid, String)]) -> Result<Enrichment> {
+/// The demand counts, the filter and the enrich reads, overlapped (bench/README.md has the
+/// numbers). The two counts run in parallel. The sizes of every picked user need no count, so
+/// they are read on the connection the first count to finish frees: the other count then
+/// shares the two cores instead of running alone. The other reads need the filter's result and
+/// start when both counts are in; only the kept users and their variants are read.
+async fn count_filter_enrich(
+    q: &RunQueries<'_, '_>,
+    timings: &mut HashMap<&'static str, f64>,
+    picks: Vec<Pick>,
+    deleted: Vec<Uuid>,
+    size_values: &[(Uuid, String)],
+    thresholds: Thresholds,
+) -> Result<(Vec<AudienceRows>, Enrichment)> {
+    let log = q.log;
+    let phase = log.phase("demand", "counting all-time demand for the picked variants");
+    let picked_users: Vec<Uuid> = picks.iter().map(|p| p.action.user_id).collect();
+    let first_count_in = Notify::new();
+    let sizes_of_picked_users = async {
+        first_count_in.notified().await;
+        q.run("demand", "sizes of the picked users", async |c| queries::read_sizes(c, &picked_users, size_values).await).await
+    };
+    let filtered_and_enriched = async {
+        let variants_of = |demand| rules::variants_needing(&picks, demand);
+        let (inventory_variants, wishlist_variants) = (variants_of(Demand::Inventory), variants_of(Demand::Wishlist));
+        let count = async |demand, variants: &[Uuid]| {
+            let counts = q.run("demand", counts_label(demand), async |c| queries::read_counts(c, demand, variants, &deleted).await).await;
+            first_count_in.notify_one();
+            counts
+        };
+        let (inventory, wishlist) =
+            tokio::try_join!(count(Demand::Inventory, &inventory_variants), count(Demand::Wishlist, &wishlist_variants))?;
+        timings.insert(
+            "demand",
+            phase.end(format!(
+                "{} inventory and {} wishlist variants counted",
+                inventory_variants.len(),
+                wishlist_variants.len()
+            )),
+        );
+        drop((inventory_variants, wishlist_variants, deleted));
+        let audiences = filter_audiences(&picks, [(Demand::Inventory, inventory), (Demand::Wishlist, wishlist)], thresholds);
+        let kept: usize = audiences.iter().map(|a| a.filtered.kept.len()).sum();
+        log.info(format!("demand filter: {kept} of {} users kept", picks.len()));
+        drop(picks);
+        let phase = log.phase("enrich", "reading profiles and variants of the kept users");
+        let enrichment = enrich_kept(q, &audiences).await?;
+        Ok::<_, EngineError>((audiences, enrichment, phase))
+    };
+    let (sizes, (audiences, mut enrichment, phase)) = tokio::try_join!(sizes_of_picked_users, filtered_and_enriched)?;
+    enrichment.profiles.sizes = sizes.column(&enrichment.profiles.slots);
+    timings.insert(
+        "enrich",
+        phase.end(format!("{} profiles, {} variants", enrichment.profiles.usernames.count(), enrichment.variants.len())),
+    );
+    Ok((audiences, enrichment))
+}
+
+/// The audiences after the demand filter (rule 5), in `Audience` order, their rows numbered in
+/// file order (`rules::number_rows`).
+fn filter_audiences(
+    picks: &[Pick],
+    counts: [(Demand, FxHashMap<Uuid, i64>); 2],
+    thresholds: Thresholds,
+) -> Vec<AudienceRows> {
+    let mut audiences: Vec<AudienceRows> = Vec::new();
+    for (demand, counts) in counts {
+        let filtered = rules::filter_and_order(picks, demand, &counts, thresholds.minimum(demand));
+        audiences.extend(demand.audiences().iter().zip(filtered).map(|(a, filtered)| AudienceRows { audience: *a, filtered }));
+    }
+    audiences.sort_by_key(|a| a.audience);
+    rules::number_rows(audiences.iter_mut().map(|a| &mut a.filtered));
+    audiences
+}
+
+/// The names, last activity and variants of the kept rows (`audiences`, numbered by
+/// `rules::number_rows`); the sizes are read for all picked users (`count_filter_enrich`).
+/// The reads start together, the longest first, each on whichever connection is free.
+async fn enrich_kept(q: &RunQueries<'_, '_>, audiences: &[AudienceRows]) -> Result<Enrichment> {
     let rows = || audiences.iter().flat_map(|a| a.filtered.kept.iter());
     // Slot i is the i-th row: `users[slot]` is the slot's user.
     let users: Vec<Uuid> = rows().map(|k| k.pick.action.user_id).collect();
@@ -147,13 +223,13 @@ async fn enrich(q: &RunQueries<'_, '_>, audiences: &[AudienceRows], size_values:
     let mut variant_ids: Vec<Uuid> = rows().map(|k| k.pick.action.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
-    let (sizes, last_active, (usernames, first_names), variants) = tokio::try_join!(
-        q.run("enrich", "sizes", async |c| queries::read_sizes(c, &users, &slots, size_values).await),
+    let (last_active, (usernames, first_names), variants) = tokio::try_join!(
         q.run("enrich", "last activity", async |c| queries::read_last_active(c, &users, &slots).await),
         q.run("enrich", "names", async |c| queries::read_names(c, &users, &slots).await),
         q.run("enrich", "variants", async |c| queries::read_variants(c, &variant_ids).await),
     )?;
-    Ok(Enrichment { profiles: Profiles { slots, usernames, first_names, sizes, last_active }, variants })
+    let profiles = Profiles { slots, usernames, first_names, sizes: Default::default(), last_active };
+    Ok(Enrichment { profiles, variants })
 }
 
 fn counts_label(demand: Demand) -> &'static str {
@@ -224,53 +300,11 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         return Ok(GeneratorOutput { files: Vec::new(), manifest_path: None, audience_size: 0, metadata });
     }
 
-    // Only the picked variants' demand matters; the two counts run in parallel.
-    let phase = log.phase("demand", "counting all-time demand for the picked variants");
-    let variants_of = |demand| rules::variants_needing(&picks, demand);
-    let (inventory_variants, wishlist_variants) = (variants_of(Demand::Inventory), variants_of(Demand::Wishlist));
-    let count = |demand, variants| {
-        let deleted = &deleted;
-        q.run("demand", counts_label(demand), async move |c| queries::read_counts(c, demand, variants, deleted).await)
-    };
-    let (inventory, wishlist) = tokio::try_join!(
-        count(Demand::Inventory, &inventory_variants),
-        count(Demand::Wishlist, &wishlist_variants),
-    )?;
-    timings.insert(
-        "demand",
-        phase.end(format!(
-            "{} inventory and {} wishlist variants counted",
-            inventory_variants.len(),
-            wishlist_variants.len()
-        )),
-    );
-    drop((inventory_variants, wishlist_variants, deleted));
     let thresholds =
         Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
-    let mut audiences: Vec<AudienceRows> = Vec::new();
-    for (demand, counts) in [(Demand::Inventory, inventory), (Demand::Wishlist, wishlist)] {
-        let filtered = rules::filter_and_order(&picks, demand, &counts, thresholds.minimum(demand));
-        audiences.extend(demand.audiences().iter().zip(filtered).map(|(a, filtered)| AudienceRows { audience: *a, filtered }));
-    }
-    audiences.sort_by_key(|a| a.audience);
-    rules::number_rows(audiences.iter_mut().map(|a| &mut a.filtered));
-    let kept: usize = audiences.iter().map(|a| a.filtered.kept.len()).sum();
-    log.info(format!("demand filter: {kept} of {} users kept", picks.len()));
-    drop(picks);
-
-    // Only the kept users are enriched.
-    let phase = log.phase("enrich", "reading profiles and variants of the kept users");
-    let enrichment = enrich(&q, &audiences, &size_values).await?;
+    let (audiences, enrichment) = count_filter_enrich(&q, &mut timings, picks, deleted, &size_values, thresholds).await?;
     drop(connections);
     snapshot.finish().await?;
-    timings.insert(
-        "enrich",
-        phase.end(format!(
-            "{} profiles, {} variants",
-            enrichment.profiles.usernames.count(),
-            enrichment.variants.len()
-        )),
-    );
 
     let audience_counts: serde_json::Map<String, serde_json::Value> = audiences
         .iter()

@@ -260,32 +260,45 @@ pub async fn read_size_values(conn: &mut PgConnection) -> Result<Vec<(Uuid, Stri
         .map_err(|e| EngineError::from_sqlx("reading the mens_size values", e))
 }
 
-/// The preferred `mens_size` of each user of `users` (the smallest in byte order when there
-/// are several), stored at the user's slot.
-pub async fn read_sizes(
-    conn: &mut PgConnection,
-    users: &[Uuid],
-    slots: &Slots,
-    size_values: &[(Uuid, String)],
-) -> Result<MinValueColumn> {
-    let mut sizes = MinValueColumn::new(size_values.iter().map(|(_, value)| Box::from(value.as_str())), slots.len());
-    if size_values.is_empty() {
-        return Ok(sizes);
+/// Users' preferred `mens_size` values, as read: a user may have several. `column` keeps the
+/// smallest of each user's values (byte order) at the user's slot.
+#[derive(Debug, Default)]
+pub struct PreferredSizes {
+    /// The `mens_size` values, no slots: `preferences` hold ranks in it.
+    values: MinValueColumn,
+    preferences: Vec<(Uuid, u32)>,
+}
+
+impl PreferredSizes {
+    /// Each user's size at its slot; users without a slot are left out.
+    pub fn column(&self, slots: &Slots) -> MinValueColumn {
+        let mut column = self.values.empty_like(slots.len());
+        for (user, rank) in &self.preferences {
+            if let Some(slot) = slots.get(user) {
+                column.offer(slot, *rank);
+            }
+        }
+        column
+    }
+}
+
+/// The preferred `mens_size` values of the users of `users`.
+pub async fn read_sizes(conn: &mut PgConnection, users: &[Uuid], size_values: &[(Uuid, String)]) -> Result<PreferredSizes> {
+    let values = MinValueColumn::new(size_values.iter().map(|(_, value)| Box::from(value.as_str())), 0);
+    let mut preferences = Vec::new();
+    if size_values.is_empty() || users.is_empty() {
+        return Ok(PreferredSizes { values, preferences });
     }
     let rank_by_value_id: FxHashMap<Uuid, u32> =
-        size_values.iter().filter_map(|(id, value)| Some((*id, sizes.rank_of(value)?))).collect();
+        size_values.iter().filter_map(|(id, value)| Some((*id, values.rank_of(value)?))).collect();
     let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
-    let rows = sqlx::query(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).fetch(conn);
-    for_each_row(rows, "reading user sizes", |row| {
-        let slot = slot_of(slots, row)?;
-        let value_id: Uuid = row.try_get(1)?;
+    let mut rows = sqlx::query_as::<_, (Uuid, Uuid)>(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).fetch(conn);
+    while let Some((user, value_id)) = rows.try_next().await.map_err(|e| EngineError::from_sqlx("reading user sizes", e))? {
         if let Some(rank) = rank_by_value_id.get(&value_id) {
-            sizes.offer(slot, *rank);
+            preferences.push((user, *rank));
         }
-        Ok(())
-    })
-    .await?;
-    Ok(sizes)
+    }
+    Ok(PreferredSizes { values, preferences })
 }
 
 const LAST_ACTIVE_SQL: &str = r#"
@@ -312,7 +325,7 @@ pub async fn read_profiles(conn: &mut PgConnection, users: &[Uuid]) -> Result<Pr
     let slots = Slots::new(users);
     let (usernames, first_names) = read_names(conn, users, &slots).await?;
     let size_values = read_size_values(conn).await?;
-    let sizes = read_sizes(conn, users, &slots, &size_values).await?;
+    let sizes = read_sizes(conn, users, &size_values).await?.column(&slots);
     let last_active = read_last_active(conn, users, &slots).await?;
     Ok(Profiles { slots, usernames, first_names, sizes, last_active })
 }
@@ -419,4 +432,22 @@ pub async fn read_user_actions(conn: &mut PgConnection, user: Uuid) -> Result<Ve
             Ok(Action { user_id, kind, variant_id, created_at, record_id })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preferred_sizes_keep_each_slotted_users_smallest_value() {
+        let values = MinValueColumn::new(["9", "10", "11"].map(Box::from), 0);
+        let rank = |value| values.rank_of(value).unwrap();
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let preferences = vec![(a, rank("9")), (c, rank("11")), (a, rank("10")), (b, rank("11"))];
+        let sizes = PreferredSizes { values: values.empty_like(0), preferences };
+        // `b` has no slot: its preference is left out; slot 2 has no user with a preference.
+        let column = sizes.column(&Slots::new(&[c, a, Uuid::from_u128(4)]));
+        assert_eq!((column.get(0), column.get(1), column.get(2)), (Some("11"), Some("10"), None));
+        assert_eq!(column.count(), 2);
+    }
 }
