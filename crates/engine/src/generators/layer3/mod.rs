@@ -150,6 +150,7 @@ async fn count_filter_enrich(
 ) -> Result<(Vec<AudienceRows>, Enrichment)> {
     let log = q.log;
     let phase = log.phase("demand", "counting all-time demand for the picked variants");
+    // In user id order, as the picks are: sorted for the database (see `queries`).
     let picked_users: Vec<Uuid> = picks.iter().map(|p| p.action.user_id).collect();
     let first_count_in = Notify::new();
     let sizes_of_picked_users = async {
@@ -214,12 +215,13 @@ fn filter_audiences(
 /// The reads start together, the longest first, each on whichever connection is free.
 async fn enrich_kept(q: &RunQueries<'_, '_>, audiences: &[AudienceRows]) -> Result<Enrichment> {
     let rows = || audiences.iter().flat_map(|a| a.filtered.kept.iter());
-    // Slot i is the i-th row: `users[slot]` is the slot's user.
-    let users: Vec<Uuid> = rows().map(|k| k.pick.action.user_id).collect();
+    // Slot i is the i-th row. The list is then bound sorted (see `queries`).
+    let mut users: Vec<Uuid> = rows().map(|k| k.pick.action.user_id).collect();
     if users.is_empty() {
         return Ok(Enrichment::default());
     }
     let slots = Slots::new(&users);
+    users.sort_unstable();
     let mut variant_ids: Vec<Uuid> = rows().map(|k| k.pick.action.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
