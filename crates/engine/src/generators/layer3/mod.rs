@@ -161,7 +161,9 @@ async fn count_filter_enrich(
         let variants_of = |demand| rules::variants_needing(&picks, demand);
         let (inventory_variants, wishlist_variants) = (variants_of(Demand::Inventory), variants_of(Demand::Wishlist));
         let count = async |demand, variants: &[Uuid]| {
-            let counts = q.run("demand", counts_label(demand), async |c| queries::read_counts(c, demand, variants, &deleted).await).await;
+            let minimum = thresholds.minimum(demand);
+            let counts =
+                q.run("demand", counts_label(demand), async |c| queries::read_counts(c, demand, variants, &deleted, minimum).await).await;
             first_count_in.notify_one();
             counts
         };

@@ -94,7 +94,8 @@ pub async fn read_actions(
 
 // All-time demand per variant, for the picked variants: one sequential pass over the item
 // table. The variants are matched through `coalesce` (see above): without it, planning the
-// ~100k variants took ~0.3 s per count at 1M users.
+// ~100k variants took ~0.3 s per count at 1M users. Variants below the threshold are left
+// out (`HAVING`): the filter drops their rows either way, so only counts it keeps are sent.
 const INVENTORY_COUNTS_SQL: &str = r#"
 SELECT i.product_variant_id, count(*)::int8
 FROM inventory_items i
@@ -102,6 +103,7 @@ WHERE i.status::text = 'OPEN_FOR_TRADE'
   AND coalesce(i.product_variant_id, i.product_variant_id) = ANY($1::uuid[])
   AND i.user_id <> ALL($2::uuid[])
 GROUP BY i.product_variant_id
+HAVING count(*) >= $3
 "#;
 
 const WISHLIST_COUNTS_SQL: &str = r#"
@@ -111,6 +113,7 @@ WHERE w.deleted_at = 0
   AND coalesce(w.product_variant_id, w.product_variant_id) = ANY($1::uuid[])
   AND w.user_id <> ALL($2::uuid[])
 GROUP BY w.product_variant_id
+HAVING count(*) >= $3
 "#;
 
 async fn fetch_counts(mut rows: BoxStream<'_, sqlx::Result<(Uuid, i64)>>, doing: &str) -> Result<FxHashMap<Uuid, i64>> {
@@ -121,13 +124,15 @@ async fn fetch_counts(mut rows: BoxStream<'_, sqlx::Result<(Uuid, i64)>>, doing:
     Ok(counts)
 }
 
-/// The demand counts of the given variants: open-for-trade inventory items or live wishlist
-/// items of users not in `deleted`. A variant without any is absent.
+/// The demand counts of the given variants that reach `minimum`: open-for-trade inventory
+/// items or live wishlist items of users not in `deleted`. A variant below `minimum` is absent,
+/// as is one without any item.
 pub async fn read_counts(
     conn: &mut PgConnection,
     demand: Demand,
     variants: &[Uuid],
     deleted: &[Uuid],
+    minimum: i64,
 ) -> Result<FxHashMap<Uuid, i64>> {
     if variants.is_empty() {
         return Ok(FxHashMap::default());
@@ -136,7 +141,7 @@ pub async fn read_counts(
         Demand::Inventory => (INVENTORY_COUNTS_SQL, "counting open inventory"),
         Demand::Wishlist => (WISHLIST_COUNTS_SQL, "counting wishlist items"),
     };
-    fetch_counts(sqlx::query_as(sql).bind(variants).bind(deleted).fetch(conn), doing).await
+    fetch_counts(sqlx::query_as(sql).bind(variants).bind(deleted).bind(minimum).fetch(conn), doing).await
 }
 
 // One variant's demand (explainUser): the same rules as the counts above, through the
