@@ -4,12 +4,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { ExplainResult, GeneratorInfo, GeneratorResult } from '../ts/types';
 import { createTestDatabase, Fixture, id, ROOT } from './helpers/db';
 import { AS_OF, H, loadFixture, V } from './helpers/layer3-fixture';
+import { scratchDirs } from './helpers/scratch';
 
 const BIN = path.join(ROOT, 'bin', 'audience-engine.js');
 const LONELY = id(77); // a live user with no action at all
@@ -43,7 +43,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
 }
 
 const lines = (text: string) => text.split('\n').filter((l) => l.length > 0);
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ae-cli-'));
+const tmp = scratchDirs('cli');
 const window = ['--as-of', AS_OF];
 
 /** A local port nothing listens on. */
@@ -344,6 +344,13 @@ describe('explain', () => {
     expect(out).toMatch(new RegExp(`^\\s+user_id\\s+${id(1)}$`, 'm'));
     expect(out).toMatch(/^\s+inventory_count\s+4$/m);
     expect(run.stderr).toMatch(/^\[layer3-behavior\] explain: done in/m);
+    expect(run.stderr).not.toMatch(/ took /);
+
+    const verbose = await explain(id(1), '--verbose');
+    expect(verbose.code).toBe(0);
+    for (const query of ['the user', "the user's actions", 'variants', 'inventory counts', 'profile']) {
+      expect(verbose.stderr).toMatch(new RegExp(`\\] explain: ${query} took \\d+\\.\\d ms$`, 'm'));
+    }
 
     const result = await explainJson(id(1));
     expect(result).toMatchObject({ success: true, userId: id(1), verdict: { kind: 'in_audience', audienceType: 'offer_creators' } });

@@ -41,6 +41,15 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "acquireTimeoutMs",
 ];
 
+/// The options of `KNOWN_OPTIONS` that only concern a run's files, which `explainUser` does
+/// not take.
+pub const FILE_OPTIONS: &[&str] = &["outputDir", "dryRun", "automationId"];
+
+/// The option names `explainUser` accepts: the window, the thresholds and the connection.
+pub fn explain_options() -> impl Iterator<Item = &'static str> {
+    KNOWN_OPTIONS.iter().copied().filter(|name| !FILE_OPTIONS.contains(name))
+}
+
 /// One option value as JavaScript had it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "lowercase")]
@@ -381,6 +390,14 @@ mod tests {
     fn unknown_option_is_refused_with_the_list() {
         let m = err(&[("lookback", num("5"))]);
         assert!(m.starts_with("unknown option \"lookback\"; the options are: lookbackHours, coolingHours"), "{m}");
+    }
+
+    #[test]
+    fn explain_takes_every_option_but_the_file_ones() {
+        let names: Vec<&str> = explain_options().collect();
+        assert_eq!(names.len(), KNOWN_OPTIONS.len() - FILE_OPTIONS.len());
+        assert!(FILE_OPTIONS.iter().all(|name| KNOWN_OPTIONS.contains(name) && !names.contains(name)));
+        assert!(names.contains(&"asOf") && names.contains(&"statementTimeoutMs"));
     }
 
     #[test]

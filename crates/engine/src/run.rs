@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{EngineError, Result};
 use crate::log::{Level, LogSink, Logger};
-use crate::options::{parse_options, RawOptions};
+use crate::options::{explain_options, parse_options, RawOptions};
 use crate::registry::{self, OutputFile, RunContext};
 
 /// The result of a run, as `generate*()` resolves it.
@@ -109,18 +109,6 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// The options `explainUser` takes: the window, the thresholds and the connection.
-const EXPLAIN_OPTIONS: &[&str] = &[
-    "lookbackHours",
-    "coolingHours",
-    "asOf",
-    "databaseUrl",
-    "minInventoryCount",
-    "minWishlistCount",
-    "statementTimeoutMs",
-    "acquireTimeoutMs",
-];
-
 /// The result of `explainUser`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -157,10 +145,10 @@ pub async fn explain_user(
 ) -> ExplainResult {
     let logger = Logger::new(crate::generators::layer3::NAME, sink);
     let outcome = async {
-        if let Some(key) = raw.keys().find(|k| !EXPLAIN_OPTIONS.contains(&k.as_str())) {
+        if let Some(key) = raw.keys().find(|k| !explain_options().any(|name| name == k.as_str())) {
             return Err(EngineError::invalid_option(format!(
                 "unknown option {key:?} for explainUser; its options are: {}",
-                EXPLAIN_OPTIONS.join(", ")
+                explain_options().collect::<Vec<_>>().join(", ")
             )));
         }
         let id = crate::generators::layer3::explain::parse_user_id(user_id)?;

@@ -99,12 +99,13 @@ pub async fn explain(
     let tx = &mut connection.tx;
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
 
-    let liveness = guard.guard(queries::read_user_liveness(tx, user_id)).await?;
-    let actions = guard.guard(queries::read_user_actions(tx, user_id)).await?;
+    // Each query is timed in the log (`--verbose` in the CLI), as `generate`'s are.
+    let liveness = logger.timed("explain", "the user", guard.guard(queries::read_user_liveness(tx, user_id))).await?;
+    let actions = logger.timed("explain", "the user's actions", guard.guard(queries::read_user_actions(tx, user_id))).await?;
     let mut variant_ids: Vec<Uuid> = actions.iter().map(|a| a.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
-    let variants = guard.guard(queries::read_variants(tx, &variant_ids)).await?;
+    let variants = logger.timed("explain", "variants", guard.guard(queries::read_variants(tx, &variant_ids))).await?;
 
     let describe = |a: &Action| describe_action(a, start, end, &variants);
     let listed: Vec<ExplainedAction> = actions.iter().take(MAX_LISTED_ACTIONS).map(describe).collect();
@@ -147,14 +148,16 @@ pub async fn explain(
             let pick: Pick = picks[0];
             let winner = Winner { action: describe(&pick.action), why: why_it_won(&pick.action, &in_window) };
             let demand = pick.action.kind.demand();
-            let count = guard.guard(queries::read_one_variant_demand(tx, demand, pick.action.variant_id)).await?;
+            let count = logger
+                .timed("explain", super::counts_label(demand), guard.guard(queries::read_one_variant_demand(tx, demand, pick.action.variant_id)))
+                .await?;
             let thresholds =
                 Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
             let threshold = thresholds.minimum(demand);
             let audience = pick.action.kind.audience();
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
             let mut explanation = if check.passes {
-                let profiles = guard.guard(queries::read_profiles(tx, &[user_id])).await?;
+                let profiles = logger.timed("explain", "profile", guard.guard(queries::read_profiles(tx, &[user_id]))).await?;
                 // The profiles of one user: theirs is at slot 0.
                 let row = super::to_row(&Kept { pick, count, slot: 0 }, &profiles, &variants);
                 let mut explanation = base(Verdict::InAudience {
