@@ -1,7 +1,4 @@
 // explainUser agrees with generate on every user, and gives each verdict kind.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
 import { explainUser, generateLayer3, shutdown } from '../ts/index';
 import { native } from '../ts/native';
@@ -9,6 +6,7 @@ import type { ExplainResult, GeneratorResult } from '../ts/types';
 import { readCsv, fileOf } from './helpers/csv';
 import { createTestDatabase, Fixture, id, withClient } from './helpers/db';
 import { AS_OF, H, loadFixture, V } from './helpers/layer3-fixture';
+import { scratchDirs } from './helpers/scratch';
 
 let url: string;
 let generated: GeneratorResult;
@@ -20,10 +18,12 @@ beforeAll(async () => {
   const { fixture, close } = await Fixture.open(url);
   await fixture.user({ id: LONELY });
   await close();
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-explain-'));
+  const out = tmp('out');
   generated = await generateLayer3({ databaseUrl: url, asOf: AS_OF, outputDir: out, onLog: () => {} });
   expect(generated.success).toBe(true);
 });
+
+const tmp = scratchDirs('explain');
 
 afterAll(async () => {
   await shutdown();

@@ -2,7 +2,6 @@
 // against a real PostgreSQL, for both column-type variants of the schema.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { generateLayer3, shutdown } from '../ts/index';
@@ -10,9 +9,11 @@ import type { GeneratorResult, LogEvent } from '../ts/types';
 import { readCsv, fileOf, rowsOf, usersOf } from './helpers/csv';
 import { createTestDatabase, id, selectOnlyRole, type SchemaVariant } from './helpers/db';
 import { AS_OF, loadFixture, NAMES, V } from './helpers/layer3-fixture';
+import { scratchDirs } from './helpers/scratch';
 
 const OFFER_HEADER = ['user_id', 'username', 'firstName', 'usersize', 'relevant_variant_size', 'product_name', 'variantID', 'lastActive', 'inventory_count'];
 const CLOSET_HEADER = [...OFFER_HEADER.slice(0, 8), 'wishlist_count'];
+const tmp = scratchDirs('layer3');
 
 function row(userId: string, variant: keyof typeof V, count: number, extra: Partial<Record<string, string>> = {}) {
   const sizes: Record<string, string> = { v1: '10', v2: '10.5', v3: 'Unknown', v4: '9', v5: '8', v6: '11', v9: '12' };
@@ -60,7 +61,7 @@ describe.each<SchemaVariant>(['default', 'alternate'])('layer3-behavior on the %
   beforeAll(async () => {
     url = await createTestDatabase(`layer3_${variant}`, variant);
     await loadFixture(url);
-    out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-layer3-'));
+    out = tmp('out');
     // The generator only reads: the main cases run as a role that may only SELECT.
     const readerUrl = await selectOnlyRole(url, `reader_${variant}`);
     result = await generateLayer3({ databaseUrl: readerUrl, asOf: AS_OF, outputDir: out, automationId: 'auto-7', onLog: (e) => events.push(e) });
@@ -217,7 +218,7 @@ describe('layer3-behavior runs without writing', () => {
   });
 
   it('dry run computes the same counts and writes nothing', async () => {
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ae-dry-')), 'not-created');
+    const out = path.join(tmp('dry'), 'not-created');
     const result = await generateLayer3({ databaseUrl: url, asOf: AS_OF, outputDir: out, dryRun: true, onLog: () => {} });
     expect(result.success).toBe(true);
     expect(result.csvFiles).toEqual([]);
@@ -230,14 +231,14 @@ describe('layer3-behavior runs without writing', () => {
   });
 
   it('no activity in the window: success, no files, reason no_activity', async () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-none-'));
+    const out = tmp('none');
     const result = await generateLayer3({ databaseUrl: url, asOf: '2020-06-01T00:00:00Z', outputDir: out, onLog: () => {} });
     expect(result).toMatchObject({ success: true, csvFiles: [], audienceSize: 0, metadata: { reason: 'no_activity' } });
     expect(fs.readdirSync(out)).toEqual([]);
   });
 
   it('uses the database now() when asOf is absent, and custom hours and thresholds', async () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-now-'));
+    const out = tmp('now');
     const result = await generateLayer3({ databaseUrl: url, outputDir: out, lookbackHours: 24 * 400, coolingHours: 0, minInventoryCount: 0, minWishlistCount: 0, onLog: () => {} });
     expect(result.success).toBe(true);
     const asOf = Date.parse(result.metadata!.asOf);
@@ -247,7 +248,7 @@ describe('layer3-behavior runs without writing', () => {
   });
 
   it('writes header-only files for empty audiences and placeholder test rows', async () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-empty-'));
+    const out = tmp('empty');
     const result = await generateLayer3({ databaseUrl: url, asOf: AS_OF, outputDir: out, minInventoryCount: 1000, minWishlistCount: 1000, onLog: () => {} });
     expect(result.success).toBe(true);
     expect(result.audienceSize).toBe(0);

@@ -280,7 +280,7 @@ describe.each<[SchemaVariant]>([['default'], ['alternate']])('parity on the %s s
       { mode: 0o755 },
     );
     const out: string[] = [];
-    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--python', wrapper], {
+    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--python', wrapper, '--out', fs.mkdtempSync(path.join(scratch, 'diff-'))], {
       stdout: (t) => out.push(t),
       stderr: () => undefined,
       env: {},
@@ -363,7 +363,7 @@ describe('compare on a database changed between the two runs', () => {
   test('after the change a fresh comparison agrees again (--json, exit 0)', async () => {
     // Both engines now read the changed database: they agree again.
     const out: string[] = [];
-    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--python', python, '--json'], {
+    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--python', python, '--json', '--out', fs.mkdtempSync(path.join(scratch, 'again-'))], {
       stdout: (t) => out.push(t),
       stderr: () => undefined,
       env: {},
@@ -394,11 +394,21 @@ describe('compare CLI usage', () => {
     expect(help.out).toContain('Usage: npm run compare');
   });
 
-  test('a failed run exits 3 and never prints the password', async () => {
-    const result = await run(['--as-of', AS_OF, '--python', python], { DATABASE_URL: 'postgres://postgres:cli-s3cret-pw@127.0.0.1:1/none' });
-    expect(result.code).toBe(3);
-    expect(result.err).toContain('the V1 run failed');
-    expect(result.err).not.toContain('cli-s3cret-pw');
+  test('a failed run exits 3, never prints the password and leaves no temp directory', async () => {
+    // compare makes its directory under os.tmpdir(), which follows TMPDIR.
+    const tmpdir = fs.mkdtempSync(path.join(scratch, 'tmpdir-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmpdir;
+    try {
+      const result = await run(['--as-of', AS_OF, '--python', python], { DATABASE_URL: 'postgres://postgres:cli-s3cret-pw@127.0.0.1:1/none' });
+      expect(result.code).toBe(3);
+      expect(result.err).toContain('the V1 run failed');
+      expect(result.err).not.toContain('cli-s3cret-pw');
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    expect(fs.readdirSync(tmpdir)).toEqual([]);
   });
 });
 

@@ -2,7 +2,6 @@
 // down at the start, down in the middle of a run, a full pool, and no leaked
 // connections after 200 runs with failures mixed in. Run with `npm run test:faults`.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -13,6 +12,7 @@ import { Client } from 'pg';
 import { generateLayer3, shutdown } from '../ts/index';
 import type { GeneratorOptions, GeneratorResult } from '../ts/types';
 import { Fixture, id, ROOT } from './helpers/db';
+import { scratchDirs } from './helpers/scratch';
 
 /** A PostgreSQL server of this file's own, in a child process that stops and starts it on command. */
 class ControlledServer {
@@ -47,9 +47,7 @@ let url: string;
 let password: string;
 const tally = { cases: 0, faultsSurvived: 0, filesLost: 0 };
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'ae-faults-'));
-}
+const tempDir = scratchDirs('faults');
 
 function run(options: GeneratorOptions = {}): Promise<GeneratorResult> {
   return generateLayer3({ databaseUrl: url, asOf: AS_OF, acquireTimeoutMs: 3000, onLog: () => {}, ...options });

@@ -2,8 +2,6 @@
 // timeouts, concurrency, hostile data, a SELECT-only role, file modes, process exit.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
 import type { Client } from 'pg';
 
@@ -12,6 +10,7 @@ import { native } from '../ts/native';
 import type { GeneratorOptions, GeneratorResult } from '../ts/types';
 import { fileOf, readCsv, rowsOf } from './helpers/csv';
 import { adminUrl, createTestDatabase, Fixture, id, ROOT, selectOnlyRole, withClient } from './helpers/db';
+import { scratchDirs } from './helpers/scratch';
 
 const AS_OF = '2026-11-28T12:00:00.000Z';
 const IN_WINDOW = new Date('2026-11-27T10:00:00Z');
@@ -48,9 +47,7 @@ async function loadFixture(target: string): Promise<void> {
   }
 }
 
-function tempDir(label: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `ae-${label}-`));
-}
+const tempDir = scratchDirs('reliability');
 
 function run(options: GeneratorOptions): Promise<GeneratorResult> {
   return generateLayer3({ databaseUrl: url, asOf: AS_OF, onLog: () => {}, ...options });

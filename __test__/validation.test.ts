@@ -2,23 +2,24 @@
 // names the option, the value and what is allowed; nothing is written; no credentials leak.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { generate, generateLayer3, listGenerators, shutdown } from '../ts/index';
 import type { ErrorCode, GeneratorOptions } from '../ts/types';
 import { adminUrl, createTestDatabase } from './helpers/db';
+import { scratchDirs } from './helpers/scratch';
 
 const PASSWORD = new URL(adminUrl()).password;
 let url: string;
 let out: string;
 let aFile: string;
+const tmp = scratchDirs('validation');
 let refusedPort: number;
 
 beforeAll(async () => {
   url = await createTestDatabase('validation');
-  out = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-validation-'));
-  aFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ae-file-')), 'plain-file');
+  out = tmp('out');
+  aFile = path.join(tmp('file'), 'plain-file');
   fs.writeFileSync(aFile, 'not a directory');
   refusedPort = await new Promise<number>((resolve) => {
     const server = net.createServer().listen(0, '127.0.0.1', () => {

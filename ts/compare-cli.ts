@@ -17,7 +17,8 @@ Options:
   --lookback-hours N     default 48
   --cooling-hours N      default 12
   --script-id ID         default ${DEFAULT_COMPARE_SCRIPT_ID}
-  --out DIR              V1 files in DIR/v1, V2 files in DIR/v2 (default: a new temp dir)
+  --out DIR              V1 files in DIR/v1, V2 files in DIR/v2 (default: a new temp dir,
+                         kept for inspection; removed if a run fails)
   --python PATH          python for V1 (default: env AUDIENCE_ENGINE_PYTHON, .venv/bin/python, python3)
   --json                 print the report as JSON
   -h, --help             this text

@@ -82,7 +82,10 @@ export interface CompareReport {
   audiences: AudienceComparison[];
 }
 
-/** Runs both engines and compares their production files. Rejects when either run fails. */
+/**
+ * Runs both engines and compares their production files. Rejects when either run fails; a temp
+ * directory it made for the files (no `outDir`) is then removed.
+ */
 export async function compareEngines(options: CompareOptions = {}): Promise<CompareReport> {
   const env = options.env ?? process.env;
   const databaseUrl = options.databaseUrl ?? env.DATABASE_URL;
@@ -91,69 +94,76 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
   const lookbackHours = options.lookbackHours ?? DEFAULT_LOOKBACK_HOURS;
   const coolingHours = options.coolingHours ?? DEFAULT_COOLING_HOURS;
   const scriptId = options.scriptId ?? DEFAULT_COMPARE_SCRIPT_ID;
+  const madeOutDir = options.outDir === undefined;
   const outDir = path.resolve(options.outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'audience-engine-compare-')));
-  const v1Dir = path.join(outDir, 'v1');
-  const v2Dir = path.join(outDir, 'v2');
-  for (const dir of [v1Dir, v2Dir]) {
-    fs.mkdirSync(dir, { recursive: true });
-    if (fs.readdirSync(dir).some((name) => name.endsWith('.csv'))) {
-      throw new Error(`compare: ${dir} already holds CSV files; use an empty --out directory`);
-    }
-  }
-  const logger = options.logger;
-
-  logger?.info(`[compare] V1 (${scriptId}.py) -> ${v1Dir}`);
-  let v1;
   try {
-    v1 = await runV1Script({
-      scriptId,
+    const v1Dir = path.join(outDir, 'v1');
+    const v2Dir = path.join(outDir, 'v2');
+    for (const dir of [v1Dir, v2Dir]) {
+      fs.mkdirSync(dir, { recursive: true });
+      if (fs.readdirSync(dir).some((name) => name.endsWith('.csv'))) {
+        throw new Error(`compare: ${dir} already holds CSV files; use an empty --out directory`);
+      }
+    }
+    const logger = options.logger;
+
+    logger?.info(`[compare] V1 (${scriptId}.py) -> ${v1Dir}`);
+    let v1;
+    try {
+      v1 = await runV1Script({
+        scriptId,
+        lookbackHours,
+        coolingHours,
+        outputDir: v1Dir,
+        asOf,
+        databaseUrl,
+        pythonPath: options.pythonPath,
+        scriptsDir: options.scriptsDir,
+        timeoutMs: options.timeoutMs,
+        env,
+        automationId: 'compare',
+        onStderrLine: logger ? (line) => logger.info(line) : undefined,
+      });
+    } catch (error) {
+      throw new Error(`compare: the V1 run failed: ${(error as Error).message}`);
+    }
+
+    if (options.betweenRuns) await options.betweenRuns();
+
+    logger?.info(`[compare] V2 (${scriptId} in the native registry) -> ${v2Dir}`);
+    const v2 = await generate(scriptId, {
       lookbackHours,
       coolingHours,
-      outputDir: v1Dir,
+      outputDir: v2Dir,
       asOf,
       databaseUrl,
-      pythonPath: options.pythonPath,
-      scriptsDir: options.scriptsDir,
-      timeoutMs: options.timeoutMs,
-      env,
       automationId: 'compare',
-      onStderrLine: logger ? (line) => logger.info(line) : undefined,
+      onLog: (event: LogEvent) => {
+        if (event.level !== 'debug') logger?.info(event.message);
+      },
     });
+    if (!v2.success) {
+      throw new Error(`compare: the V2 run failed (${v2.errorCode}): ${redactSecrets(v2.error ?? 'unknown error', databaseUrl)}`);
+    }
+
+    const audiences = compareOutputs(v1.csvFiles, v2.csvFiles);
+    return {
+      same: audiences.every((a) => a.same),
+      asOf,
+      lookbackHours,
+      coolingHours,
+      scriptId,
+      v1Dir,
+      v2Dir,
+      v1AudienceSize: v1.audienceSize,
+      v2AudienceSize: v2.audienceSize,
+      audiences,
+    };
   } catch (error) {
-    throw new Error(`compare: the V1 run failed: ${(error as Error).message}`);
+    // The temp directory made for this comparison holds nothing worth keeping when a run failed.
+    if (madeOutDir) fs.rmSync(outDir, { recursive: true, force: true });
+    throw error;
   }
-
-  if (options.betweenRuns) await options.betweenRuns();
-
-  logger?.info(`[compare] V2 (${scriptId} in the native registry) -> ${v2Dir}`);
-  const v2 = await generate(scriptId, {
-    lookbackHours,
-    coolingHours,
-    outputDir: v2Dir,
-    asOf,
-    databaseUrl,
-    automationId: 'compare',
-    onLog: (event: LogEvent) => {
-      if (event.level !== 'debug') logger?.info(event.message);
-    },
-  });
-  if (!v2.success) {
-    throw new Error(`compare: the V2 run failed (${v2.errorCode}): ${redactSecrets(v2.error ?? 'unknown error', databaseUrl)}`);
-  }
-
-  const audiences = compareOutputs(v1.csvFiles, v2.csvFiles);
-  return {
-    same: audiences.every((a) => a.same),
-    asOf,
-    lookbackHours,
-    coolingHours,
-    scriptId,
-    v1Dir,
-    v2Dir,
-    v1AudienceSize: v1.audienceSize,
-    v2AudienceSize: v2.audienceSize,
-    audiences,
-  };
 }
 
 /**
