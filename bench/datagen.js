@@ -13,6 +13,7 @@
 // Also used as a module by bench/run.js: startBenchServer(), prepareDatabase(), generate().
 const fs = require('node:fs');
 const path = require('node:path');
+const { parseArgs: parseNodeArgs } = require('node:util');
 const { startPostgres, createDatabase } = require('../scripts/pg-server.js');
 
 const ROOT = path.join(__dirname, '..');
@@ -143,22 +144,19 @@ async function generate(url, { users, seed = 1, quiet = false }) {
 }
 
 function parseArgs(argv) {
-  const args = { users: 100000, seed: 1, databaseUrl: undefined, reset: false, exit: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--users') args.users = Number(value());
-    else if (a === '--seed') args.seed = Number(value());
-    else if (a === '--database-url') args.databaseUrl = value();
-    else if (a === '--reset') args.reset = true;
-    else if (a === '--exit') args.exit = true;
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!Number.isInteger(args.users) || args.users < 20) throw new Error(`--users must be an integer >= 20, got ${args.users}`);
-  if (!Number.isInteger(args.seed)) throw new Error(`--seed must be an integer, got ${args.seed}`);
+  const { values } = parseNodeArgs({
+    args: argv,
+    options: {
+      users: { type: 'string', default: '100000' },
+      seed: { type: 'string', default: '1' },
+      'database-url': { type: 'string' },
+      reset: { type: 'boolean', default: false },
+      exit: { type: 'boolean', default: false },
+    },
+  });
+  const args = { users: Number(values.users), seed: Number(values.seed), databaseUrl: values['database-url'], reset: values.reset, exit: values.exit };
+  if (!Number.isInteger(args.users) || args.users < 20) throw new Error(`--users must be an integer >= 20, got ${values.users}`);
+  if (!Number.isInteger(args.seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
   return args;
 }
 

@@ -1,6 +1,7 @@
 'use strict';
 // `npm run bench -- --users N [--runs K] [--database-url URL] [--contenders v2,seed,v1,sql]
-//                   [--window-hours H] [--seed S] [--indexes none|recommended|both] [--out FILE]`
+//                   [--window-hours H] [--seed S] [--indexes none|recommended|both] [--out FILE]
+//                   [--timeout SECONDS (per contender run, default 3600)]`
 //
 // 1. Data: without --database-url, starts the embedded PostgreSQL in this process and generates
 //    N users (bench/datagen.sql). With --database-url, uses the data there (generating it when the
@@ -18,6 +19,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
+const { parseArgs: parseNodeArgs } = require('node:util');
 const { parse } = require('csv-parse/sync');
 const datagen = require('./datagen.js');
 
@@ -35,33 +37,34 @@ function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
+class UsageError extends Error {}
+
 function parseArgs(argv) {
+  const { values } = parseNodeArgs({
+    args: argv,
+    options: {
+      users: { type: 'string', default: '100000' },
+      runs: { type: 'string', default: '3' },
+      seed: { type: 'string', default: '1' },
+      'database-url': { type: 'string' },
+      contenders: { type: 'string', default: 'v2,seed,v1,sql' },
+      'window-hours': { type: 'string', default: '24' },
+      indexes: { type: 'string', default: 'none' },
+      out: { type: 'string' },
+      timeout: { type: 'string', default: '3600' },
+    },
+  });
   const args = {
-    users: 100000, runs: 3, seed: 1, databaseUrl: undefined, contenders: ['v2', 'seed', 'v1', 'sql'],
-    windowHours: 24, indexes: 'none', out: undefined, timeoutS: 3600,
+    users: Number(values.users), runs: Number(values.runs), seed: Number(values.seed), databaseUrl: values['database-url'],
+    contenders: values.contenders.split(',').map((s) => s.trim()).filter(Boolean), windowHours: Number(values['window-hours']),
+    indexes: values.indexes, out: values.out, timeoutS: Number(values.timeout),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--users') args.users = Number(value());
-    else if (a === '--runs') args.runs = Number(value());
-    else if (a === '--seed') args.seed = Number(value());
-    else if (a === '--database-url') args.databaseUrl = value();
-    else if (a === '--contenders') args.contenders = value().split(',').map((s) => s.trim()).filter(Boolean);
-    else if (a === '--window-hours') args.windowHours = Number(value());
-    else if (a === '--indexes') args.indexes = value();
-    else if (a === '--out') args.out = value();
-    else if (a === '--timeout') args.timeoutS = Number(value());
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!Number.isInteger(args.users) || args.users < 20) throw new Error(`--users must be an integer >= 20`);
-  if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error(`--runs must be an integer >= 1`);
-  if (!(args.windowHours > 0)) throw new Error(`--window-hours must be > 0`);
-  if (!['none', 'recommended', 'both'].includes(args.indexes)) throw new Error(`--indexes must be none, recommended or both`);
-  for (const c of args.contenders) if (!NAMES[c]) throw new Error(`unknown contender ${c} (v2, seed, v1, sql)`);
+  if (!Number.isInteger(args.users) || args.users < 20) throw new UsageError(`--users must be an integer >= 20`);
+  if (!Number.isInteger(args.runs) || args.runs < 1) throw new UsageError(`--runs must be an integer >= 1`);
+  if (!(args.windowHours > 0)) throw new UsageError(`--window-hours must be > 0`);
+  if (!['none', 'recommended', 'both'].includes(args.indexes)) throw new UsageError(`--indexes must be none, recommended or both`);
+  if (!(args.timeoutS > 0)) throw new UsageError(`--timeout must be > 0 (seconds)`);
+  for (const c of args.contenders) if (!NAMES[c]) throw new UsageError(`unknown contender ${c} (v2, seed, v1, sql)`);
   if (!args.contenders.includes('v2')) args.contenders.unshift('v2'); // the reference of the check and the ratios
   return args;
 }
@@ -573,6 +576,8 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(`[bench] error: ${error.stack ?? error.message}`);
-  process.exit(1);
+  // A bad argument is the caller's mistake: its message is enough.
+  const usage = error.code?.startsWith('ERR_PARSE_ARGS') || error instanceof UsageError;
+  console.error(`[bench] error: ${usage ? error.message : (error.stack ?? error.message)}`);
+  process.exit(usage ? 2 : 1);
 });
