@@ -150,10 +150,11 @@ async fn count_filter_enrich(
 ) -> Result<(Vec<AudienceRows>, Enrichment)> {
     let log = q.log;
     let phase = log.phase("demand", "counting all-time demand for the picked variants");
-    // In user id order, as the picks are: sorted for the database (see `queries`).
+    // In user id order, as the picks are: sorted for the database (see `queries`). Dropped
+    // once the sizes are read.
     let picked_users: Vec<Uuid> = picks.iter().map(|p| p.action.user_id).collect();
-    let first_count_in = Notify::new();
-    let sizes_of_picked_users = async {
+    let first_count_in = &Notify::new();
+    let sizes_of_picked_users = async move {
         first_count_in.notified().await;
         q.run("demand", "sizes of the picked users", async |c| queries::read_sizes(c, &picked_users, size_values).await).await
     };
