@@ -159,7 +159,7 @@ pub async fn explain(
             let mut explanation = if check.passes {
                 let profiles = logger.timed("explain", "profile", guard.guard(queries::read_profiles(tx, &[user_id]))).await?;
                 // The profiles of one user: theirs is at slot 0.
-                let row = super::to_row(&Kept { pick, count, slot: 0 }, &profiles, &variants);
+                let row = super::to_row(&Kept::new(&pick, count), &profiles, &variants);
                 let mut explanation = base(Verdict::InAudience {
                     audience_type: audience,
                     reason: format!(

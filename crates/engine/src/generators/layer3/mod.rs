@@ -76,20 +76,19 @@ impl Enrichment {
 
     /// Writes a row without allocating: ids and the count go through `buffers`.
     fn write_row(&self, w: &mut CsvSink, kept: &Kept, buffers: &mut RowBuffers) -> csv::Result<()> {
-        let action = &kept.pick.action;
         let profile = self.profiles.at(kept.slot as usize);
-        let (product_name, variant_size) = self.variants.get(&action.variant_id).unwrap_or(("", UNKNOWN_SIZE));
+        let (product_name, variant_size) = self.variants.get(&kept.variant_id).unwrap_or(("", UNKNOWN_SIZE));
         buffers.count.clear();
         write!(buffers.count, "{}", kept.count)
             .map_err(|_| csv::Error::from(std::io::Error::other("formatting a count")))?;
         w.write_record([
-            &*action.user_id.hyphenated().encode_lower(&mut buffers.user_id),
+            &*kept.user_id.hyphenated().encode_lower(&mut buffers.user_id),
             profile.username,
             profile.first_name,
             profile.usersize,
             variant_size,
             product_name,
-            &*action.variant_id.hyphenated().encode_lower(&mut buffers.variant_id),
+            &*kept.variant_id.hyphenated().encode_lower(&mut buffers.variant_id),
             profile.last_active,
             &buffers.count,
         ])
@@ -219,13 +218,13 @@ fn filter_audiences(
 async fn enrich_kept(q: &RunQueries<'_, '_>, audiences: &[AudienceRows]) -> Result<Enrichment> {
     let rows = || audiences.iter().flat_map(|a| a.filtered.kept.iter());
     // Slot i is the i-th row. The list is then bound sorted (see `queries`).
-    let mut users: Vec<Uuid> = rows().map(|k| k.pick.action.user_id).collect();
+    let mut users: Vec<Uuid> = rows().map(|k| k.user_id).collect();
     if users.is_empty() {
         return Ok(Enrichment::default());
     }
     let slots = Slots::new(&users);
     users.sort_unstable();
-    let mut variant_ids: Vec<Uuid> = rows().map(|k| k.pick.action.variant_id).collect();
+    let mut variant_ids: Vec<Uuid> = rows().map(|k| k.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
     let (last_active, (usernames, first_names), variants) = tokio::try_join!(
@@ -382,17 +381,16 @@ fn with_files(mut manifest: serde_json::Value, stamp: Option<&str>, files: Vec<s
 
 /// The row of `kept`, its profile at `kept.slot` of `profiles`.
 pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &Variants) -> Row {
-    let action = &kept.pick.action;
     let profile = profiles.at(kept.slot as usize);
-    let (product_name, variant_size) = variants.get(&action.variant_id).unwrap_or(("", UNKNOWN_SIZE));
+    let (product_name, variant_size) = variants.get(&kept.variant_id).unwrap_or(("", UNKNOWN_SIZE));
     Row {
-        user_id: action.user_id.to_string(),
+        user_id: kept.user_id.to_string(),
         username: profile.username.to_string(),
         first_name: profile.first_name.to_string(),
         usersize: profile.usersize.to_string(),
         relevant_variant_size: variant_size.to_string(),
         product_name: product_name.to_string(),
-        variant_id: action.variant_id.to_string(),
+        variant_id: kept.variant_id.to_string(),
         last_active: profile.last_active.to_string(),
         count: kept.count.to_string(),
     }
