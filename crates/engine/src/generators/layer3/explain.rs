@@ -101,7 +101,8 @@ pub async fn explain(
 
     // Each query is timed in the log (`--verbose` in the CLI), as `generate`'s are.
     let liveness = logger.timed("explain", "the user", guard.guard(queries::read_user_liveness(tx, user_id))).await?;
-    let actions = logger.timed("explain", "the user's actions", guard.guard(queries::read_user_actions(tx, user_id))).await?;
+    let actions =
+        logger.timed("explain", "the user's actions", guard.guard(queries::read_user_actions(tx, user_id))).await?;
     let mut variant_ids: Vec<Uuid> = actions.iter().map(|a| a.variant_id).collect();
     variant_ids.sort_unstable();
     variant_ids.dedup();
@@ -148,16 +149,16 @@ pub async fn explain(
             let pick: Pick = picks[0];
             let winner = Winner { action: describe(&pick.action), why: why_it_won(&pick.action, &in_window) };
             let demand = pick.action.kind.demand();
-            let count = logger
-                .timed("explain", super::counts_label(demand), guard.guard(queries::read_one_variant_demand(tx, demand, pick.action.variant_id)))
-                .await?;
+            let count_query = queries::read_one_variant_demand(tx, demand, pick.action.variant_id);
+            let count = logger.timed("explain", super::counts_label(demand), guard.guard(count_query)).await?;
             let thresholds =
                 Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
             let threshold = thresholds.minimum(demand);
             let audience = pick.action.kind.audience();
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
             let mut explanation = if check.passes {
-                let profiles = logger.timed("explain", "profile", guard.guard(queries::read_profiles(tx, &[user_id]))).await?;
+                let profiles =
+                    logger.timed("explain", "profile", guard.guard(queries::read_profiles(tx, &[user_id]))).await?;
                 // The profiles of one user: theirs is at slot 0.
                 let row = super::to_row(&Kept::new(&pick, count), &profiles, &variants);
                 let mut explanation = base(Verdict::InAudience {

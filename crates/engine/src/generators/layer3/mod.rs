@@ -155,20 +155,23 @@ async fn count_filter_enrich(
     let first_count_in = &Notify::new();
     let sizes_of_picked_users = async move {
         first_count_in.notified().await;
-        q.run("demand", "sizes of the picked users", async |c| queries::read_sizes(c, &picked_users, size_values).await).await
+        let read = async |c: &mut PgConnection| queries::read_sizes(c, &picked_users, size_values).await;
+        q.run("demand", "sizes of the picked users", read).await
     };
     let filtered_and_enriched = async {
         let variants_of = |demand| rules::variants_needing(&picks, demand);
         let (inventory_variants, wishlist_variants) = (variants_of(Demand::Inventory), variants_of(Demand::Wishlist));
         let count = async |demand, variants: &[Uuid]| {
             let minimum = thresholds.minimum(demand);
-            let counts =
-                q.run("demand", counts_label(demand), async |c| queries::read_counts(c, demand, variants, &deleted, minimum).await).await;
+            let read = async |c: &mut PgConnection| queries::read_counts(c, demand, variants, &deleted, minimum).await;
+            let counts = q.run("demand", counts_label(demand), read).await;
             first_count_in.notify_one();
             counts
         };
-        let (inventory, wishlist) =
-            tokio::try_join!(count(Demand::Inventory, &inventory_variants), count(Demand::Wishlist, &wishlist_variants))?;
+        let (inventory, wishlist) = tokio::try_join!(
+            count(Demand::Inventory, &inventory_variants),
+            count(Demand::Wishlist, &wishlist_variants),
+        )?;
         timings.insert(
             "demand",
             phase.end(format!(
@@ -178,7 +181,8 @@ async fn count_filter_enrich(
             )),
         );
         drop((inventory_variants, wishlist_variants, deleted));
-        let audiences = filter_audiences(&picks, [(Demand::Inventory, inventory), (Demand::Wishlist, wishlist)], thresholds);
+        let counts = [(Demand::Inventory, inventory), (Demand::Wishlist, wishlist)];
+        let audiences = filter_audiences(&picks, counts, thresholds);
         let kept: usize = audiences.iter().map(|a| a.filtered.kept.len()).sum();
         log.info(format!("demand filter: {kept} of {} users kept", picks.len()));
         drop(picks);
@@ -190,7 +194,11 @@ async fn count_filter_enrich(
     enrichment.profiles.sizes = sizes.column(&enrichment.profiles.slots);
     timings.insert(
         "enrich",
-        phase.end(format!("{} profiles, {} variants", enrichment.profiles.usernames.count(), enrichment.variants.len())),
+        phase.end(format!(
+            "{} profiles, {} variants",
+            enrichment.profiles.usernames.count(),
+            enrichment.variants.len()
+        )),
     );
     Ok((audiences, enrichment))
 }
@@ -205,7 +213,8 @@ fn filter_audiences(
     let mut audiences: Vec<AudienceRows> = Vec::new();
     for (demand, counts) in counts {
         let filtered = rules::filter_and_order(picks, demand, &counts, thresholds.minimum(demand));
-        audiences.extend(demand.audiences().iter().zip(filtered).map(|(a, filtered)| AudienceRows { audience: *a, filtered }));
+        let rows = demand.audiences().iter().zip(filtered).map(|(a, filtered)| AudienceRows { audience: *a, filtered });
+        audiences.extend(rows);
     }
     audiences.sort_by_key(|a| a.audience);
     rules::number_rows(audiences.iter_mut().map(|a| &mut a.filtered));
@@ -306,7 +315,8 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
 
     let thresholds =
         Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
-    let (audiences, enrichment) = count_filter_enrich(&q, &mut timings, picks, deleted, &size_values, thresholds).await?;
+    let (audiences, enrichment) =
+        count_filter_enrich(&q, &mut timings, picks, deleted, &size_values, thresholds).await?;
     drop(connections);
     snapshot.finish().await?;
 

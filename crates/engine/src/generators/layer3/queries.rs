@@ -291,7 +291,11 @@ impl PreferredSizes {
 }
 
 /// The preferred `mens_size` values of the users of `users`.
-pub async fn read_sizes(conn: &mut PgConnection, users: &[Uuid], size_values: &[(Uuid, String)]) -> Result<PreferredSizes> {
+pub async fn read_sizes(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    size_values: &[(Uuid, String)],
+) -> Result<PreferredSizes> {
     let values = MinValueColumn::new(size_values.iter().map(|(_, value)| Box::from(value.as_str())), 0);
     // Most users have one preferred size at most: sized for that, the list rarely grows.
     let mut preferences = Vec::with_capacity(users.len());
@@ -302,7 +306,8 @@ pub async fn read_sizes(conn: &mut PgConnection, users: &[Uuid], size_values: &[
         size_values.iter().filter_map(|(id, value)| Some((*id, values.rank_of(value)?))).collect();
     let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
     let mut rows = sqlx::query_as::<_, (Uuid, Uuid)>(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).fetch(conn);
-    while let Some((user, value_id)) = rows.try_next().await.map_err(|e| EngineError::from_sqlx("reading user sizes", e))? {
+    let fail = |e| EngineError::from_sqlx("reading user sizes", e);
+    while let Some((user, value_id)) = rows.try_next().await.map_err(fail)? {
         if let Some(rank) = rank_by_value_id.get(&value_id) {
             preferences.push((user, *rank));
         }

@@ -278,7 +278,8 @@ pub struct Kept {
 impl Kept {
     /// `pick` with its count, its slot not yet numbered.
     pub fn new(pick: &Pick, count: i64) -> Kept {
-        Kept { user_id: pick.action.user_id, variant_id: pick.action.variant_id, latest_at: pick.latest_at, count, slot: 0 }
+        let action = &pick.action;
+        Kept { user_id: action.user_id, variant_id: action.variant_id, latest_at: pick.latest_at, count, slot: 0 }
     }
 }
 
