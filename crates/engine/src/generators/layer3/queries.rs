@@ -297,11 +297,11 @@ pub async fn read_sizes(
     size_values: &[(Uuid, String)],
 ) -> Result<PreferredSizes> {
     let values = MinValueColumn::new(size_values.iter().map(|(_, value)| Box::from(value.as_str())), 0);
-    // Most users have one preferred size at most: sized for that, the list rarely grows.
-    let mut preferences = Vec::with_capacity(users.len());
     if size_values.is_empty() || users.is_empty() {
         return Ok(PreferredSizes { values, preferences: Vec::new() });
     }
+    // Most users have one preferred size at most: sized for that, the list rarely grows.
+    let mut preferences = Vec::with_capacity(users.len());
     let rank_by_value_id: FxHashMap<Uuid, u32> =
         size_values.iter().filter_map(|(id, value)| Some((*id, values.rank_of(value)?))).collect();
     let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
