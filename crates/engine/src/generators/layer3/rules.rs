@@ -177,6 +177,15 @@ impl ActivityCounts {
     }
 }
 
+impl std::ops::AddAssign for ActivityCounts {
+    fn add_assign(&mut self, other: ActivityCounts) {
+        self.offer_created += other.offer_created;
+        self.closet_add += other.closet_add;
+        self.wishlist_add += other.wishlist_add;
+        self.total += other.total;
+    }
+}
+
 /// Collects the window's actions and keeps one per user (rule 3). The actions are kept in a
 /// flat list and sorted once at the end: at a million users that needs half the memory of a
 /// map of picks updated per action, and no hashing.
@@ -201,10 +210,7 @@ impl Picker {
         let mut pickers = pickers.into_iter();
         let mut merged = pickers.next().unwrap_or_default();
         for mut other in pickers {
-            merged.counts.offer_created += other.counts.offer_created;
-            merged.counts.closet_add += other.counts.closet_add;
-            merged.counts.wishlist_add += other.counts.wishlist_add;
-            merged.counts.total += other.counts.total;
+            merged.counts += other.counts;
             merged.actions.append(&mut other.actions);
         }
         merged
