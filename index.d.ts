@@ -12,8 +12,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** Cancels the run registered under `runId`. Returns false when no such run is active. */
 export declare function nativeCancel(runId: string): boolean
 
-/** Explains one user's place in the Layer 3 audiences. Private: use `explainUser()`. */
-export declare function nativeExplainUser(userId: string, options: any, onLog?: ((event: any) => void) | undefined | null): Promise<any>
+/**
+ * Explains one user's place in the Layer 3 audiences. Private: use `explainUser()`.
+ * `runId` registers it for `nativeCancel`, as for `nativeGenerate`.
+ */
+export declare function nativeExplainUser(userId: string, options: any, onLog?: ((event: any) => void) | undefined | null, runId?: string | undefined | null): Promise<any>
 
 /**
  * Runs a generator. Private: use `generate()` from the package's main module.

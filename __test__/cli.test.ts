@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 import type { ExplainResult, GeneratorInfo, GeneratorResult } from '../ts/types';
-import { createTestDatabase, Fixture, id, ROOT } from './helpers/db';
+import { createTestDatabase, Fixture, id, ROOT, withClient } from './helpers/db';
 import { AS_OF, H, loadFixture, V } from './helpers/layer3-fixture';
 import { scratchDirs } from './helpers/scratch';
 
@@ -40,6 +40,14 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** A connection left open for the caller (to hold a lock); end it when done. */
+async function openClient(databaseUrl: string) {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  return client;
 }
 
 const lines = (text: string) => text.split('\n').filter((l) => l.length > 0);
@@ -105,6 +113,26 @@ describe('help and list', () => {
     const unknown = await cli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(lines(unknown.stderr)).toEqual(['audience-engine: unknown command "frobnicate"; run audience-engine --help']);
+  });
+
+  it('a database URL typed in the wrong place is echoed without its password, on one line', async () => {
+    const leaked = `postgres://reader:${PASSWORD}@db.example:5432/marketplace`;
+    const shown = 'postgres://reader:***@db.example:5432/marketplace';
+    const asCommand = await cli([leaked]);
+    expect(asCommand.code).toBe(2);
+    expect(lines(asCommand.stderr)).toEqual([`audience-engine: unknown command "${shown}"; run audience-engine --help`]);
+    const asOf = await cli(['compare', '--database-url', url, '--as-of', leaked]);
+    expect(asOf.code).toBe(2);
+    expect(lines(asOf.stderr)).toEqual([
+      `audience-engine compare: --as-of must be an ISO-8601 date-time with Z or an offset, got "${shown}"; run audience-engine compare --help`,
+    ]);
+    const hours = await cli(['compare', '--database-url', url, '--lookback-hours', leaked]);
+    expect(lines(hours.stderr)).toEqual([
+      `audience-engine compare: --lookback-hours must be a finite number, got "${shown}"; run audience-engine compare --help`,
+    ]);
+    const help = await cli(['compare', '--help']);
+    expect(help.stdout).toMatch(/^Usage: audience-engine compare \[options\]/);
+    for (const run of [asCommand, asOf, hours]) expect(run.stderr).not.toContain(PASSWORD);
   });
 
   it('list: the registry as a table', async () => {
@@ -436,6 +464,52 @@ describe('compare', () => {
     const bad = await cli(['compare', '--bogus']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown argument "--bogus"/);
+  });
+});
+
+describe('Ctrl-C', () => {
+  const engineWaitingOnOffers = () =>
+    withClient(url, async (c) => {
+      const { rows } = await c.query(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'audience-engine' AND datname = current_database() AND state = 'active' AND query LIKE '%FROM offers%'",
+      );
+      return rows.length > 0;
+    });
+
+  it.each([
+    ['generate', ['generate', 'layer3-behavior']],
+    ['explain', ['explain', id(1)]],
+  ])('cancels %s on the server, writes nothing and exits 1', async (_command, args) => {
+    const lock = await openClient(url);
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE offers IN ACCESS EXCLUSIVE MODE');
+    const out = tmp();
+    try {
+      const child = spawn(process.execPath, [BIN, ...args, '--database-url', url, ...window, ...(args[0] === 'generate' ? ['--out', out] : [])], {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const deadline = Date.now() + 20_000;
+      while (!(await engineWaitingOnOffers())) {
+        if (Date.now() > deadline) throw new Error(`the ${args[0]} query never waited on the lock; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGINT');
+      expect(await closed).toBe(1);
+      expect(stderr).toContain('audience-engine: interrupted; cancelling the run');
+      expect(stderr).toMatch(new RegExp(`^audience-engine ${args[0]}: .*\\[CANCELLED\\]`, 'm'));
+      expect(stdout).toBe('');
+      expect(await engineWaitingOnOffers()).toBe(false);
+      expect(fs.readdirSync(out)).toEqual([]);
+    } finally {
+      await lock.query('ROLLBACK');
+      await lock.end();
+    }
   });
 });
 

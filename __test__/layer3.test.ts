@@ -235,6 +235,31 @@ describe('layer3-behavior runs without writing', () => {
     const result = await generateLayer3({ databaseUrl: url, asOf: '2020-06-01T00:00:00Z', outputDir: out, onLog: () => {} });
     expect(result).toMatchObject({ success: true, csvFiles: [], audienceSize: 0, metadata: { reason: 'no_activity' } });
     expect(fs.readdirSync(out)).toEqual([]);
+    // A directory the run had to create for files it then did not write is not left behind.
+    const fresh = path.join(out, 'new', 'dir');
+    const again = await generateLayer3({ databaseUrl: url, asOf: '2020-06-01T00:00:00Z', outputDir: fresh, onLog: () => {} });
+    expect(again).toMatchObject({ success: true, metadata: { reason: 'no_activity' } });
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
+  it('warns when lookbackHours is not more than twice coolingHours: the window is empty', async () => {
+    const events: LogEvent[] = [];
+    const result = await generateLayer3({
+      databaseUrl: url,
+      asOf: AS_OF,
+      lookbackHours: 20,
+      coolingHours: 12,
+      dryRun: true,
+      onLog: (e) => events.push(e),
+    });
+    expect(result).toMatchObject({ success: true, audienceSize: 0, metadata: { window: { start: '2026-11-28T04:00:00.000Z', end: '2026-11-28T00:00:00.000Z' } } });
+    const warnings = events.filter((e) => e.level === 'warn').map((e) => e.message);
+    expect(warnings).toEqual([
+      '[layer3-behavior] the window is empty: it runs from asOf − (lookbackHours − coolingHours) to asOf − coolingHours, and lookbackHours 20 is not more than twice coolingHours 12, so no action can count',
+    ]);
+    const defaults = await generateLayer3({ databaseUrl: url, asOf: AS_OF, dryRun: true, onLog: (e) => events.push(e) });
+    expect(defaults.success).toBe(true);
+    expect(events.filter((e) => e.level === 'warn')).toHaveLength(1);
   });
 
   it('uses the database now() when asOf is absent, and custom hours and thresholds', async () => {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 
 import type { Client } from 'pg';
 
-import { generateLayer3, shutdown } from '../ts/index';
+import { explainUser, generateLayer3, shutdown } from '../ts/index';
 import { native } from '../ts/native';
 import type { GeneratorOptions, GeneratorResult } from '../ts/types';
 import { fileOf, readCsv, rowsOf } from './helpers/csv';
@@ -142,6 +142,26 @@ describe('cancellation and timeouts', () => {
     } finally {
       await lock.release();
     }
+  });
+
+  it('an AbortSignal cancels explainUser too, on the server', async () => {
+    const lock = await lockOffers();
+    try {
+      const controller = new AbortController();
+      const pending = explainUser(id(1), { databaseUrl: url, asOf: AS_OF, onLog: () => {}, signal: controller.signal });
+      await waitFor('the explain query to wait on the lock', async () =>
+        (await engineQueries()).find((q) => q.state === 'active' && q.query.includes('FROM offers')),
+      );
+      controller.abort();
+      expect(await pending).toMatchObject({ success: false, errorCode: 'CANCELLED' });
+      await waitFor('the query to be gone from the server', async () =>
+        (await engineQueries()).some((q) => q.state === 'active' && q.query.includes('FROM offers')) ? undefined : true,
+      );
+    } finally {
+      await lock.release();
+    }
+    const aborted = await explainUser(id(1), { databaseUrl: url, signal: AbortSignal.abort() });
+    expect(aborted).toMatchObject({ success: false, errorCode: 'CANCELLED' });
   });
 
   it('an already aborted signal cancels before anything runs', async () => {

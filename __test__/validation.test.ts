@@ -4,12 +4,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
-import { generate, generateLayer3, listGenerators, shutdown } from '../ts/index';
+import { explainUser, generate, generateLayer3, listGenerators, shutdown } from '../ts/index';
 import type { ErrorCode, GeneratorOptions } from '../ts/types';
 import { adminUrl, createTestDatabase } from './helpers/db';
 import { scratchDirs } from './helpers/scratch';
 
 const PASSWORD = new URL(adminUrl()).password;
+const id0 = '00000000-0000-4000-8000-000000000000';
 let url: string;
 let out: string;
 let aFile: string;
@@ -71,7 +72,7 @@ const cases: Case[] = [
   ['minWishlistCount NaN', () => ({ minWishlistCount: NaN }), 'INVALID_OPTION', /^minWishlistCount must be a whole number .* got NaN$/],
   ['statementTimeoutMs zero', () => ({ statementTimeoutMs: 0 }), 'INVALID_OPTION', /^statementTimeoutMs must be a whole number of milliseconds from 1 to 86400000, got 0$/],
   ['automationId an object', () => ({ automationId: { id: 1 } }), 'INVALID_OPTION', /^automationId must be a string of at most 200 characters or a finite number, got an object$/],
-  ['unknown option name', () => ({ lookback: 48 }), 'INVALID_OPTION', /^unknown option "lookback"; the options are: lookbackHours, coolingHours, outputDir, dryRun/],
+  ['unknown option name', () => ({ lookback: 48 }), 'INVALID_OPTION', /^unknown option "lookback"; the options are: lookbackHours, coolingHours, outputDir, dryRun, .*, acquireTimeoutMs, onLog, signal$/],
   ['onLog not a function', () => ({ onLog: 'console' }), 'INVALID_OPTION', /^onLog must be a function, got "console"$/],
   ['signal not an AbortSignal', () => ({ signal: {} }), 'INVALID_OPTION', /^signal must be an AbortSignal, got an object$/],
   ['options not an object', () => 'lookbackHours=48', 'INVALID_OPTION', /^options must be an object, got "lookbackHours=48"$/],
@@ -98,8 +99,50 @@ describe('bad options resolve success: false with a message that names them', ()
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('options that throw when read resolve INVALID_OPTION, never reject', async () => {
+    const throwing = {
+      get lookbackHours(): number {
+        throw new Error('boom');
+      },
+    };
+    expect(await generateLayer3(throwing)).toMatchObject({ success: false, errorCode: 'INVALID_OPTION', error: 'the options could not be read: boom' });
+    expect(await explainUser(id0, throwing)).toMatchObject({ success: false, errorCode: 'INVALID_OPTION', error: 'the options could not be read: boom' });
+  });
+
   it('counts at least 25 cases', () => {
     expect(cases.length).toBeGreaterThanOrEqual(25);
+  });
+});
+
+describe('a database URL passed where it does not belong', () => {
+  const leaked = 'postgres://reader:hunter2@db.example:5432/marketplace';
+
+  it('is echoed without its password', async () => {
+    const asName = await generate(leaked, { onLog: () => {} });
+    expect(asName).toMatchObject({ success: false, errorCode: 'UNKNOWN_GENERATOR' });
+    expect(asName.error).toContain('"postgres://reader:***@db.example:5432/marketplace"');
+    const asValue = await generateLayer3({ databaseUrl: url, asOf: leaked, onLog: () => {} });
+    expect(asValue.error).toContain('got "postgres://reader:***@db.example:5432/marketplace"');
+    const messages: string[] = [];
+    const asUser = await explainUser(leaked, { databaseUrl: url, onLog: (e) => messages.push(e.message) });
+    expect(asUser).toMatchObject({ success: false, errorCode: 'INVALID_OPTION', userId: 'postgres://reader:***@db.example:5432/marketplace' });
+    for (const text of [asName, asValue, asUser].map((r) => JSON.stringify(r)).concat(messages)) {
+      expect(text).not.toContain('hunter2');
+    }
+  });
+});
+
+describe('directories a run creates', () => {
+  it('are removed again when the run fails', async () => {
+    const parent = tmp('created');
+    const result = await generateLayer3({
+      databaseUrl: withUrl((u) => (u.port = String(refusedPort))),
+      outputDir: path.join(parent, 'a', 'b'),
+      acquireTimeoutMs: 1000,
+      onLog: () => {},
+    });
+    expect(result).toMatchObject({ success: false, errorCode: 'DATABASE_UNREACHABLE' });
+    expect(fs.readdirSync(parent)).toEqual([]);
   });
 });
 

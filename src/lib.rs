@@ -28,31 +28,28 @@ pub async fn native_generate(
     #[napi(ts_arg_type = "((event: any) => void) | undefined | null")] on_log: Option<LogCallback>,
     run_id: Option<String>,
 ) -> Result<serde_json::Value> {
-    let cancel = CancellationToken::new();
-    if let Some(id) = &run_id {
-        RUNS.lock().map_err(|_| lock_error())?.insert(id.clone(), cancel.clone());
-    }
+    let (cancel, _registered) = register(run_id)?;
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
         Ok(raw) => run::generate(&name, &raw, sink, cancel).await,
         Err(e) => run::GeneratorResult::failure(options_error(e), 0.0),
     };
-    if let Some(id) = &run_id {
-        RUNS.lock().map_err(|_| lock_error())?.remove(id);
-    }
     serde_json::to_value(result).map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
 }
 
 /// Explains one user's place in the Layer 3 audiences. Private: use `explainUser()`.
+/// `runId` registers it for `nativeCancel`, as for `nativeGenerate`.
 #[napi(js_name = "nativeExplainUser")]
 pub async fn native_explain_user(
     user_id: String,
     options: serde_json::Value,
     #[napi(ts_arg_type = "((event: any) => void) | undefined | null")] on_log: Option<LogCallback>,
+    run_id: Option<String>,
 ) -> Result<serde_json::Value> {
+    let (cancel, _registered) = register(run_id)?;
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
-        Ok(raw) => serde_json::to_value(run::explain_user(&user_id, &raw, sink, CancellationToken::new()).await),
+        Ok(raw) => serde_json::to_value(run::explain_user(&user_id, &raw, sink, cancel).await),
         Err(e) => serde_json::to_value(run::ExplainResult::failure(&user_id, options_error(e))),
     };
     result.map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
@@ -63,6 +60,26 @@ pub async fn native_explain_user(
 pub fn native_cancel(run_id: String) -> Result<bool> {
     let token = RUNS.lock().map_err(|_| lock_error())?.remove(&run_id);
     Ok(token.map(|t| t.cancel()).is_some())
+}
+
+/// A run's cancellation token, registered under `run_id` (if given) until the guard drops.
+fn register(run_id: Option<String>) -> Result<(CancellationToken, Registered)> {
+    let cancel = CancellationToken::new();
+    if let Some(id) = &run_id {
+        RUNS.lock().map_err(|_| lock_error())?.insert(id.clone(), cancel.clone());
+    }
+    Ok((cancel, Registered(run_id)))
+}
+
+/// Removes its run from `RUNS` when dropped, however the run ends.
+struct Registered(Option<String>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let (Some(id), Ok(mut runs)) = (&self.0, RUNS.lock()) {
+            runs.remove(id);
+        }
+    }
 }
 
 /// The registered generators. Private: use `listGenerators()`.

@@ -22,7 +22,7 @@ import type {
   GeneratorResult,
   LogEvent,
 } from './types';
-import { redactSecrets } from './v1-executor';
+import { redactSecrets } from './redact';
 
 const BIN = 'audience-engine';
 
@@ -565,7 +565,7 @@ async function runGenerate(argv: string[], { io, signal }: Context): Promise<num
   return 0;
 }
 
-async function runExplain(argv: string[], { io }: Context): Promise<number> {
+async function runExplain(argv: string[], { io, signal }: Context): Promise<number> {
   const { values, positionals } = parse('explain', argv, WINDOW_FLAGS);
   if (values.help) {
     io.stdout(`${EXPLAIN_USAGE}\n`);
@@ -580,7 +580,7 @@ async function runExplain(argv: string[], { io }: Context): Promise<number> {
   }
   const options = engineOptions(values, io);
   const result: ExplainResult = await withProgress(io, values, (onLog) =>
-    api.explainUser(positionals[0], { ...options, onLog } as ExplainOptions),
+    api.explainUser(positionals[0], { ...options, onLog, signal } as ExplainOptions),
   );
   if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   if (!result.success) {
@@ -607,7 +607,8 @@ async function withProgress<T>(
 
 async function runCompare(argv: string[], { io }: Context): Promise<number> {
   const compareCli = await import('./compare-cli');
-  return compareCli.main(argv, { stdout: io.stdout, stderr: io.stderr, env: io.env });
+  const program = { name: `${BIN} compare`, command: `${BIN} compare` };
+  return compareCli.main(argv, { stdout: io.stdout, stderr: io.stderr, env: io.env }, program);
 }
 
 /** Runs the CLI; resolves the exit code. Never rejects for a bad argument or a failed run. */
@@ -638,9 +639,9 @@ export async function main(argv: string[], io: CliIo = defaultIo(), signal: Abor
         return await runCompare(rest, context);
       default:
         if (command.startsWith('-')) {
-          io.stderr(`${BIN}: unknown option ${command.split('=')[0]}; run ${BIN} --help\n`);
+          io.stderr(`${BIN}: unknown option ${redactSecrets(command.split('=')[0])}; run ${BIN} --help\n`);
         } else {
-          io.stderr(`${BIN}: unknown command ${JSON.stringify(command)}; run ${BIN} --help\n`);
+          io.stderr(`${BIN}: unknown command ${JSON.stringify(redactSecrets(command))}; run ${BIN} --help\n`);
         }
         return 2;
     }

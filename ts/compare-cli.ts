@@ -4,9 +4,18 @@
 // 3 a run failed (nothing compared).
 import { shutdown } from './index';
 import { compareEngines, DEFAULT_COMPARE_SCRIPT_ID, formatReport } from './compare';
-import { redactSecrets } from './v1-executor';
+import { redactSecrets } from './redact';
 
-export const USAGE = `Usage: npm run compare -- [options]
+/** How the command was started: its name in messages, and the command line its usage shows. */
+export interface Program {
+  name: string;
+  command: string;
+}
+
+/** `npm run compare -- …` (this file run directly). `audience-engine compare` passes its own. */
+export const NPM_SCRIPT: Program = { name: 'compare', command: 'npm run compare --' };
+
+export const usage = (program: Program = NPM_SCRIPT) => `Usage: ${program.command} [options]
 
 Runs the V1 Python script and the V2 native generator on the same database and as-of time,
 into separate directories, and compares their production CSV files per audience.
@@ -61,7 +70,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    if (!VALUE_FLAGS.has(flag)) throw new UsageError(`unknown argument ${JSON.stringify(redactSecrets(arg))}`);
+    if (!VALUE_FLAGS.has(flag)) throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     let value: string | undefined;
     if (flag !== arg) value = arg.slice(eq + 1);
     else {
@@ -112,24 +121,25 @@ export function parseArgs(argv: string[]): ParsedArgs {
 }
 
 /** Runs the command; resolves the exit code. */
-export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+export async function main(argv: string[], io: CliIo = defaultIo(), program: Program = NPM_SCRIPT): Promise<number> {
+  // Usage errors are one line, as in the rest of the CLI; values are echoed without passwords.
+  const usageError = (message: string) => {
+    io.stderr(`${program.name}: ${redactSecrets(message)}; run ${program.command} --help\n`);
+    return 2;
+  };
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`compare: ${error.message}\n\n${USAGE}\n`);
-    return 2;
+    return usageError(error.message);
   }
   if (args.help) {
-    io.stdout(`${USAGE}\n`);
+    io.stdout(`${usage(program)}\n`);
     return 0;
   }
   const databaseUrl = args.databaseUrl ?? io.env.DATABASE_URL;
-  if (!databaseUrl) {
-    io.stderr(`compare: --database-url (or DATABASE_URL) is required\n\n${USAGE}\n`);
-    return 2;
-  }
+  if (!databaseUrl) return usageError('--database-url (or DATABASE_URL) is required');
   try {
     const report = await compareEngines({
       databaseUrl,
@@ -145,8 +155,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     return report.same ? 0 : 1;
   } catch (error) {
-    const message = redactSecrets((error as Error)?.message ?? String(error), databaseUrl);
-    io.stderr(`${message.startsWith('compare:') ? message : `compare: ${message}`}\n`);
+    const message = redactSecrets((error as Error)?.message ?? String(error), databaseUrl).replace(/^compare: /, '');
+    io.stderr(`${program.name}: ${message}\n`);
     return 3;
   } finally {
     await shutdown().catch(() => undefined);

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { generate } from './index';
 import type { CsvFile, LogEvent } from './types';
 import { DEFAULT_COOLING_HOURS, DEFAULT_LOOKBACK_HOURS, type AutomationLogger } from './automation';
-import { redactSecrets, runV1Script } from './v1-executor';
+import { redactSecrets } from './redact';
+import { runV1Script, V1ScriptError } from './v1-executor';
 
 export const DEFAULT_COMPARE_SCRIPT_ID = 'generate_layer_3_push_csvs';
 
@@ -125,7 +126,9 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
         onStderrLine: logger ? (line) => logger.info(line) : undefined,
       });
     } catch (error) {
-      throw new Error(`compare: the V1 run failed: ${(error as Error).message}`);
+      // With a logger the script's stderr has just been shown line by line: not again.
+      const detail = logger && error instanceof V1ScriptError ? error.summary : (error as Error).message;
+      throw new Error(`compare: the V1 run failed: ${detail}`);
     }
 
     if (options.betweenRuns) await options.betweenRuns();

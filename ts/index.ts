@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { native, toWire, type WireValue } from './native';
+import { redactSecrets } from './redact';
 import type { ExplainOptions, ExplainResult, GeneratorInfo, GeneratorOptions, GeneratorResult, LogEvent } from './types';
 
 export type * from './types';
@@ -20,32 +21,17 @@ export async function generate(nameOrLegacyId: string, options: GeneratorOptions
   if (typeof nameOrLegacyId !== 'string') {
     return failure('UNKNOWN_GENERATOR', `the generator name must be a string, got ${describe(nameOrLegacyId)}`, started);
   }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    return failure('INVALID_OPTION', `options must be an object, got ${describe(options)}`, started);
-  }
-  const { onLog, signal, ...rest } = options;
-  if (onLog !== undefined && typeof onLog !== 'function') {
-    return failure('INVALID_OPTION', `onLog must be a function, got ${describe(onLog)}`, started);
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    return failure('INVALID_OPTION', `signal must be an AbortSignal, got ${describe(signal)}`, started);
-  }
-  if (signal?.aborted) {
+  const read = readOptions(options);
+  if ('error' in read) return failure('INVALID_OPTION', read.error, started);
+  if (read.signal?.aborted) {
     return failure('CANCELLED', 'the run was cancelled before it started; no file was written', started);
   }
-
-  const wire = toWireOptions(rest);
-
-  const runId = signal ? randomUUID() : undefined;
-  const abort = () => native.nativeCancel(runId as string);
-  signal?.addEventListener('abort', abort, { once: true });
   try {
-    const log = onLog ?? logToConsole;
-    return (await native.nativeGenerate(nameOrLegacyId, wire, (event) => safeLog(log, event as LogEvent), runId)) as GeneratorResult;
+    return (await cancellable(read.signal, (runId) =>
+      native.nativeGenerate(nameOrLegacyId, read.wire, read.onLog, runId),
+    )) as GeneratorResult;
   } catch (error) {
     return failure('INTERNAL', `the native engine failed: ${(error as Error)?.message ?? String(error)}`, started);
-  } finally {
-    signal?.removeEventListener('abort', abort);
   }
 }
 
@@ -57,23 +43,60 @@ export async function generate(nameOrLegacyId: string, options: GeneratorOptions
 export async function explainUser(userId: string, options: ExplainOptions = {}): Promise<ExplainResult> {
   const fail = (errorCode: ExplainResult['errorCode'], error: string): ExplainResult => ({
     success: false,
-    userId: String(userId),
+    userId: typeof userId === 'string' ? redactSecrets(userId) : String(userId),
     actions: [],
     error,
     errorCode,
   });
   if (typeof userId !== 'string') return fail('INVALID_OPTION', `userId must be a UUID string, got ${describe(userId)}`);
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    return fail('INVALID_OPTION', `options must be an object, got ${describe(options)}`);
-  }
-  const { onLog, ...rest } = options;
-  if (onLog !== undefined && typeof onLog !== 'function') return fail('INVALID_OPTION', `onLog must be a function, got ${describe(onLog)}`);
+  const read = readOptions(options);
+  if ('error' in read) return fail('INVALID_OPTION', read.error);
+  if (read.signal?.aborted) return fail('CANCELLED', 'the explanation was cancelled before it started');
   try {
-    const log = onLog ?? logToConsole;
-    const result = (await native.nativeExplainUser(userId, toWireOptions(rest), (event) => safeLog(log, event as LogEvent))) as ExplainResult;
-    return { ...result, actions: result.actions ?? [] };
+    const result = (await cancellable(read.signal, (runId) =>
+      native.nativeExplainUser(userId, read.wire, read.onLog, runId),
+    )) as ExplainResult;
+    return { ...result, userId: redactSecrets(result.userId ?? userId), actions: result.actions ?? [] };
   } catch (error) {
     return fail('INTERNAL', `the native engine failed: ${(error as Error)?.message ?? String(error)}`);
+  }
+}
+
+interface ReadOptions {
+  wire: Record<string, WireValue>;
+  onLog: (event: unknown) => void;
+  signal?: AbortSignal;
+}
+
+/** Checks the JS-only options (`onLog`, `signal`) and encodes the rest for the engine. */
+function readOptions(options: unknown): ReadOptions | { error: string } {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    return { error: `options must be an object, got ${describe(options)}` };
+  }
+  try {
+    const { onLog, signal, ...rest } = options as GeneratorOptions;
+    if (onLog !== undefined && typeof onLog !== 'function') return { error: `onLog must be a function, got ${describe(onLog)}` };
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return { error: `signal must be an AbortSignal, got ${describe(signal)}` };
+    }
+    const log = onLog ?? logToConsole;
+    return { wire: toWireOptions(rest), onLog: (event) => safeLog(log, event as LogEvent), signal };
+  } catch (error) {
+    // A getter that throws, or a Proxy: the options cannot be read, so no run starts.
+    return { error: `the options could not be read: ${redactSecrets((error as Error)?.message ?? String(error))}` };
+  }
+}
+
+/** Calls the engine with a run id that `signal` cancels, or without one. */
+async function cancellable<T>(signal: AbortSignal | undefined, call: (runId?: string) => Promise<T>): Promise<T> {
+  if (!signal) return call();
+  const runId = randomUUID();
+  const abort = () => native.nativeCancel(runId);
+  signal.addEventListener('abort', abort, { once: true });
+  try {
+    return await call(runId);
+  } finally {
+    signal.removeEventListener('abort', abort);
   }
 }
 
@@ -121,7 +144,7 @@ function failure(errorCode: GeneratorResult['errorCode'], error: string, started
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'string') return JSON.stringify(redactSecrets(value.length > 80 ? `${value.slice(0, 80)}…` : value));
   if (typeof value === 'object' || typeof value === 'function') return `${typeof value === 'function' ? 'a function' : 'an object'}`;
   return String(value);
 }

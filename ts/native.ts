@@ -7,7 +7,12 @@ export interface NativeBinding {
     onLog?: ((event: unknown) => void) | null,
     runId?: string | null,
   ): Promise<unknown>;
-  nativeExplainUser(userId: string, options: Record<string, WireValue>, onLog?: ((event: unknown) => void) | null): Promise<unknown>;
+  nativeExplainUser(
+    userId: string,
+    options: Record<string, WireValue>,
+    onLog?: ((event: unknown) => void) | null,
+    runId?: string | null,
+  ): Promise<unknown>;
   nativeCancel(runId: string): boolean;
   nativeListGenerators(): unknown;
   nativeShutdown(): Promise<void>;

@@ -184,7 +184,11 @@ export interface ExplainResult {
   errorCode?: ErrorCode;
 }
 
-/** Options of `explainUser`: the window and thresholds of `GeneratorOptions`. */
+/**
+ * Options of `explainUser`: the window, thresholds and connection of `GeneratorOptions`, its
+ * log callback, and a `signal` that cancels the explanation (the running query is cancelled on
+ * the server; the result is `CANCELLED`).
+ */
 export type ExplainOptions = Pick<
   GeneratorOptions,
   | 'lookbackHours'
@@ -196,4 +200,5 @@ export type ExplainOptions = Pick<
   | 'statementTimeoutMs'
   | 'acquireTimeoutMs'
   | 'onLog'
+  | 'signal'
 >;

@@ -8,7 +8,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { redactSecrets } from './redact';
 import type { CsvFile } from './types';
+
+export { redactSecrets };
 
 /** The package root: the parent of `dist/` (compiled) or `ts/` (sources under ts-jest). */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..');
@@ -65,6 +68,8 @@ export class V1ScriptError extends Error {
   readonly signal: NodeJS.Signals | null;
   /** The last lines of the script's stderr, with any database password redacted. */
   readonly stderrTail: string;
+  /** The message without the stderr tail (for a caller that already showed the stderr). */
+  readonly summary: string;
 
   constructor(init: {
     kind: V1FailureKind;
@@ -81,6 +86,7 @@ export class V1ScriptError extends Error {
     this.exitCode = init.exitCode ?? null;
     this.signal = init.signal ?? null;
     this.stderrTail = init.stderrTail ?? '';
+    this.summary = init.message;
   }
 }
 
@@ -97,38 +103,11 @@ export function resolveScriptsDir(scriptsDir?: string): string {
   return path.resolve(scriptsDir ?? path.join(PACKAGE_ROOT, 'legacy'));
 }
 
-/**
- * Replaces passwords in connection URLs (`scheme://user:password@`) with `***`, and every
- * occurrence of the given secrets (e.g. the password of the database URL in use, raw and
- * percent-decoded).
- */
-export function redactSecrets(text: string, databaseUrl?: string): string {
-  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)@/gi, '$1***@');
-  for (const secret of passwordsOf(databaseUrl)) {
-    if (secret.length >= 3) out = out.split(secret).join('***');
-  }
-  return out;
-}
-
-function passwordsOf(databaseUrl?: string): string[] {
-  if (!databaseUrl) return [];
-  const found = new Set<string>();
-  const match = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@/]*)@/i.exec(databaseUrl);
-  if (match?.[1]) found.add(match[1]);
-  try {
-    const url = new URL(databaseUrl);
-    if (url.password) {
-      found.add(url.password);
-      found.add(decodeURIComponent(url.password));
-    }
-    const query = url.searchParams.get('password');
-    if (query) found.add(query);
-  } catch {
-    // Not a URL (e.g. a libpq key=value string): only the pattern above applies.
-  }
-  const kv = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(databaseUrl);
-  if (kv?.[1]) found.add(kv[1].replace(/^'|'$/g, ''));
-  return [...found];
+/** What to do when the script died for want of a Python package (the venv was never made). */
+function missingModuleHint(stderr: string): string {
+  const missing = /ModuleNotFoundError: No module named '([^']+)'/.exec(stderr)?.[1];
+  if (!missing) return '';
+  return `: its python has no module ${missing}; create the venv with \`bash scripts/setup-python.sh\`, or point AUDIENCE_ENGINE_PYTHON at a python that has legacy/requirements.txt`;
 }
 
 /** The last lines of `text` (at most STDERR_TAIL_LINES lines / STDERR_TAIL_CHARS characters), redacted. */
@@ -293,7 +272,7 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
           new V1ScriptError({
             kind: 'failed',
             scriptId,
-            message: `${describe} ${how}`,
+            message: `${describe} ${how}${missingModuleHint(stderr)}`,
             exitCode: code,
             signal,
             stderrTail: tailOf(stderr, databaseUrl),

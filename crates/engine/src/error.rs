@@ -61,8 +61,10 @@ pub struct EngineError {
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 impl EngineError {
+    /// Any `scheme://user:password@` in `message` (a value echoed back, such as a database URL
+    /// passed as the wrong option) has its password replaced by `***`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        EngineError { code, message: message.into() }
+        EngineError { code, message: redact_passwords(&message.into()) }
     }
 
     pub fn invalid_option(message: impl Into<String>) -> Self {
@@ -136,6 +138,32 @@ impl EngineError {
     }
 }
 
+/// `text` with the password of every `scheme://user:password@host` replaced by `***`. The
+/// password runs to the last `@` of its whitespace-delimited word, so one with an unencoded
+/// `@`, `/` or `:` is hidden whole.
+pub fn redact_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let word = &tail[..tail.find(char::is_whitespace).unwrap_or(tail.len())];
+        let user_end = word.find([':', '/', '@']).unwrap_or(word.len());
+        match word.rfind('@') {
+            // `password` itself is the placeholder of the engine's own examples, not a secret.
+            Some(host_at) if word[user_end..].starts_with(':') && &word[user_end + 1..host_at] != "password" => {
+                out.push_str(&word[..=user_end]);
+                out.push_str("***");
+                out.push_str(&word[host_at..]);
+            }
+            _ => out.push_str(word),
+        }
+        rest = &tail[word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Removes anything that looks like a URL with credentials from a library message.
 fn sanitize(message: &str) -> String {
     message
@@ -163,6 +191,25 @@ mod tests {
             sanitize("failed postgres://u:secret@h/db and u:secret@h"),
             "failed <redacted> and <redacted>"
         );
+    }
+
+    #[test]
+    fn passwords_in_echoed_urls_are_hidden() {
+        let cases = [
+            (r#"got "postgres://reader:hunter2@db.example:5432/m""#, r#"got "postgres://reader:***@db.example:5432/m""#),
+            ("a postgresql://u:p@ss/w:rd@h/db b x://v:w@y", "a postgresql://u:***@h/db b x://v:***@y"),
+            ("postgres://user@host/db and postgres://host/db", "postgres://user@host/db and postgres://host/db"),
+            ("http://example.com/a:b@c", "http://example.com/a:b@c"),
+            ("no url: user:secret@host", "no url: user:secret@host"),
+            ("ends with ://", "ends with ://"),
+            ("expected postgres://user:password@host:port/db", "expected postgres://user:password@host:port/db"),
+            ("postgres://u:@h/db", "postgres://u:***@h/db"),
+        ];
+        for (text, redacted) in cases {
+            assert_eq!(redact_passwords(text), redacted);
+        }
+        let e = EngineError::new(ErrorCode::UnknownGenerator, r#"unknown generator "postgres://r:hunter2@h/m""#);
+        assert!(!e.message.contains("hunter2") && !e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "acquireTimeoutMs",
 ];
 
+/// The options the JavaScript layer takes before the rest reach the engine: named in messages
+/// that list the options, never parsed here.
+pub const JS_OPTIONS: &[&str] = &["onLog", "signal"];
+
 /// The options of `KNOWN_OPTIONS` that only concern a run's files, which `explainUser` does
 /// not take.
 pub const FILE_OPTIONS: &[&str] = &["outputDir", "dryRun", "automationId"];
@@ -154,7 +158,7 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
     if let Some(unknown) = raw.keys().find(|k| !KNOWN_OPTIONS.contains(&k.as_str())) {
         return Err(EngineError::invalid_option(format!(
             "unknown option {unknown:?}; the options are: {}",
-            KNOWN_OPTIONS.join(", ")
+            KNOWN_OPTIONS.iter().chain(JS_OPTIONS).copied().collect::<Vec<_>>().join(", ")
         )));
     }
     let get = |name: &str| raw.get(name);
@@ -390,6 +394,7 @@ mod tests {
     fn unknown_option_is_refused_with_the_list() {
         let m = err(&[("lookback", num("5"))]);
         assert!(m.starts_with("unknown option \"lookback\"; the options are: lookbackHours, coolingHours"), "{m}");
+        assert!(m.ends_with("acquireTimeoutMs, onLog, signal"), "{m}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{EngineError, Result};
 use crate::log::{Level, LogSink, Logger};
-use crate::options::{explain_options, parse_options, RawOptions};
+use crate::options::{explain_options, parse_options, RawOptions, JS_OPTIONS};
 use crate::registry::{self, OutputFile, RunContext};
 
 /// The result of a run, as `generate*()` resolves it.
@@ -148,7 +148,7 @@ pub async fn explain_user(
         if let Some(key) = raw.keys().find(|k| !explain_options().any(|name| name == k.as_str())) {
             return Err(EngineError::invalid_option(format!(
                 "unknown option {key:?} for explainUser; its options are: {}",
-                explain_options().collect::<Vec<_>>().join(", ")
+                explain_options().chain(JS_OPTIONS.iter().copied()).collect::<Vec<_>>().join(", ")
             )));
         }
         let id = crate::generators::layer3::explain::parse_user_id(user_id)?;

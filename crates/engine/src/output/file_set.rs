@@ -38,25 +38,6 @@ pub struct WrittenFile {
 /// Makes the set's last file (the manifest) from the final stamp and the files moved so far.
 pub type LastFile<'a> = (FileName, &'a dyn Fn(&str, &[WrittenFile]) -> Vec<u8>);
 
-/// Creates the output directory if missing and checks that it is a writable directory.
-pub fn prepare_output_dir(dir: &Path) -> Result<PathBuf> {
-    let shown = dir.display();
-    if dir.exists() && !dir.is_dir() {
-        return Err(EngineError::new(
-            ErrorCode::OutputDir,
-            format!("outputDir {shown:?} exists and is not a directory; pass a directory path"),
-        ));
-    }
-    fs::create_dir_all(dir).map_err(|e| {
-        EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} could not be created: {e}"))
-    })?;
-    let probe = tempfile::Builder::new().prefix(".audience-engine-probe.").tempfile_in(dir).map_err(|e| {
-        EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} is not writable: {e}"))
-    })?;
-    drop(probe);
-    fs::canonicalize(dir).map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))
-}
-
 struct Pending {
     name: FileName,
     temp: NamedTempFile,
@@ -337,18 +318,5 @@ mod tests {
         assert_eq!(failed.unwrap_err().code, ErrorCode::WriteFailed);
         drop(set);
         assert!(names(dir.path()).is_empty());
-    }
-
-    #[test]
-    fn output_dir_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("f");
-        fs::write(&file, "").unwrap();
-        let e = prepare_output_dir(&file).unwrap_err();
-        assert_eq!(e.code, ErrorCode::OutputDir);
-        assert!(e.message.contains("is not a directory"), "{}", e.message);
-        let nested = dir.path().join("x/y");
-        assert!(prepare_output_dir(&nested).unwrap().is_dir());
-        assert!(names(&nested).is_empty(), "the writability probe must not stay behind");
     }
 }

@@ -1,9 +1,12 @@
 //! Atomic output: every file of a run is written under a temporary name in the output
 //! directory and moved into place only when all of them are complete. Nothing existing
-//! is ever overwritten; a failed or cancelled run leaves no file and no temporary file.
+//! is ever overwritten; a failed or cancelled run leaves no file and no temporary file, and
+//! removes the directories it created (`OutputDir`).
 
 mod csv_file;
 mod file_set;
+mod output_dir;
 
 pub use csv_file::{csv_writer, CsvSink};
-pub use file_set::{prepare_output_dir, CsvRows, FileName, FileSet, WrittenFile};
+pub use file_set::{CsvRows, FileName, FileSet, WrittenFile};
+pub use output_dir::{prepare_output_dir, OutputDir};

@@ -98,6 +98,7 @@ pub async fn explain(
     let guard = connection.canceller.clone();
     let tx = &mut connection.tx;
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
+    super::warn_if_empty_window(logger, options.lookback_hours, options.cooling_hours);
 
     // Each query is timed in the log (`--verbose` in the CLI), as `generate`'s are.
     let liveness = logger.timed("explain", "the user", guard.guard(queries::read_user_liveness(tx, user_id))).await?;

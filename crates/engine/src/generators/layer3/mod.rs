@@ -24,7 +24,7 @@ use self::queries::{Profiles, Variants};
 use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Pick, Picker, Row, Thresholds};
 use crate::db::{database_for, RunSettings, RunSnapshot, SharedConnections};
 use crate::error::{EngineError, Result};
-use crate::log::Logger;
+use crate::log::{Level, Logger};
 use crate::output::{prepare_output_dir, CsvRows, CsvSink, FileName, FileSet};
 use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
 
@@ -52,6 +52,21 @@ pub fn window(as_of: DateTime<Utc>, lookback_hours: f64, cooling_hours: f64) -> 
     let end = as_of - crate::time::hours(cooling_hours);
     let start = as_of - crate::time::hours(lookback_hours - cooling_hours);
     (start, end)
+}
+
+/// Warns when the window holds no instant: `lookbackHours ≤ 2 × coolingHours` is allowed (as in
+/// V1, by the contract's rule `coolingHours < lookbackHours`), but no action can then count.
+pub(crate) fn warn_if_empty_window(log: &Logger, lookback_hours: f64, cooling_hours: f64) {
+    if lookback_hours <= 2.0 * cooling_hours {
+        log.log(
+            Level::Warn,
+            None,
+            format!(
+                "the window is empty: it runs from asOf − (lookbackHours − coolingHours) to asOf − coolingHours, \
+                 and lookbackHours {lookback_hours} is not more than twice coolingHours {cooling_hours}, so no action can count"
+            ),
+        );
+    }
 }
 
 /// One audience after the filter. Rows are formatted from `Enrichment` as they are written,
@@ -255,6 +270,7 @@ fn counts_label(demand: Demand) -> &'static str {
 async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let options = &ctx.options;
     let log = &ctx.logger;
+    // Checked before any query; the directories it creates go again unless files are written.
     let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
 
     let phase = log.phase("connect", "opening a read-only snapshot on 3 connections");
@@ -263,6 +279,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
+    warn_if_empty_window(log, options.lookback_hours, options.cooling_hours);
     let mut timings = HashMap::new();
     timings.insert("connect", phase.end(format!("window [{}, {})", crate::time::iso(start), crate::time::iso(end))));
     let connections = SharedConnections::new(snapshot.connections.iter_mut());
@@ -355,9 +372,13 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         Some(dir) => {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
-            let written = tokio::task::spawn_blocking(move || write_files(dir, stamp, &audiences, &enrichment, manifest))
-                .await
-                .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
+            let written = tokio::task::spawn_blocking(move || {
+                let written = write_files(dir.path().to_path_buf(), stamp, &audiences, &enrichment, manifest)?;
+                dir.keep();
+                Ok::<_, EngineError>(written)
+            })
+            .await
+            .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
             timings.insert("write", phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))));
             written
         }

@@ -1,0 +1,39 @@
+// Keeps database passwords out of every message the package prints or returns.
+
+/**
+ * Replaces passwords in connection URLs (`scheme://user:password@`) with `***`, and every
+ * occurrence of the given secrets (e.g. the password of the database URL in use, raw and
+ * percent-decoded). A password runs to the last `@` of its word, so one with an unencoded `@`
+ * is hidden whole; the word `password` is left as is (as in the engine's own messages).
+ */
+export function redactSecrets(text: string, databaseUrl?: string): string {
+  // `password` itself is the placeholder of the engine's own examples, not a secret.
+  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)(\S*)@/gi, (match, head: string, password: string) =>
+    password === 'password' ? match : `${head}***@`,
+  );
+  for (const secret of passwordsOf(databaseUrl)) {
+    if (secret.length >= 3) out = out.split(secret).join('***');
+  }
+  return out;
+}
+
+function passwordsOf(databaseUrl?: string): string[] {
+  if (!databaseUrl) return [];
+  const found = new Set<string>();
+  const match = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@/]*)@/i.exec(databaseUrl);
+  if (match?.[1]) found.add(match[1]);
+  try {
+    const url = new URL(databaseUrl);
+    if (url.password) {
+      found.add(url.password);
+      found.add(decodeURIComponent(url.password));
+    }
+    const query = url.searchParams.get('password');
+    if (query) found.add(query);
+  } catch {
+    // Not a URL (e.g. a libpq key=value string): only the pattern above applies.
+  }
+  const kv = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(databaseUrl);
+  if (kv?.[1]) found.add(kv[1].replace(/^'|'$/g, ''));
+  return [...found];
+}
