@@ -153,7 +153,7 @@ describe('cancellation and timeouts', () => {
         (await engineQueries()).find((q) => q.state === 'active' && q.query.includes('FROM offers')),
       );
       controller.abort();
-      expect(await pending).toMatchObject({ success: false, errorCode: 'CANCELLED' });
+      expect(await pending).toMatchObject({ success: false, errorCode: 'CANCELLED', error: 'the explanation was cancelled' });
       await waitFor('the query to be gone from the server', async () =>
         (await engineQueries()).some((q) => q.state === 'active' && q.query.includes('FROM offers')) ? undefined : true,
       );
@@ -161,7 +161,7 @@ describe('cancellation and timeouts', () => {
       await lock.release();
     }
     const aborted = await explainUser(id(1), { databaseUrl: url, signal: AbortSignal.abort() });
-    expect(aborted).toMatchObject({ success: false, errorCode: 'CANCELLED' });
+    expect(aborted).toMatchObject({ success: false, errorCode: 'CANCELLED', error: 'the explanation was cancelled before it started' });
   });
 
   it('an already aborted signal cancels before anything runs', async () => {

@@ -9,7 +9,7 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, ErrorCode, Result};
 use crate::log::{Level, LogSink, Logger};
 use crate::options::{explain_options, parse_options, RawOptions, JS_OPTIONS};
 use crate::registry::{self, OutputFile, RunContext};
@@ -168,6 +168,11 @@ pub async fn explain_user(
             error_code: None,
         },
         Err(error) => {
+            // The engine's cancellation message speaks of files, which explain never writes.
+            let error = match error.code {
+                ErrorCode::Cancelled => EngineError::new(ErrorCode::Cancelled, "the explanation was cancelled"),
+                _ => error,
+            };
             logger.log(Level::Error, None, format!("explain failed: {error}"));
             ExplainResult::failure(user_id, error)
         }
