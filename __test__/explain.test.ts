@@ -121,3 +121,40 @@ it('refuses a bad user id and options explain does not take', async () => {
   const result = await explainUser(id(1), { databaseUrl: url, outputDir: '/tmp', onLog: () => {} } as never);
   expect(result.error).toMatch(/^unknown option "outputDir" for explainUser; its options are: lookbackHours/);
 });
+
+it('agrees with generate at the window edges when asOf has digits below the microsecond', async () => {
+  // Both drop them: the window is the same as for AS_OF (id 3 acts at its start, id 4 at its end).
+  const asOf = AS_OF.replace('.000Z', '.0000005Z');
+  const out = tmp('sub-micro');
+  const run = await generateLayer3({ databaseUrl: url, asOf, outputDir: out, onLog: () => {} });
+  const users = ['offer_creators', 'closet_adders', 'wishlist_adders'].flatMap((a) => readCsv(fileOf(run, a).path).rows.map((r) => r.user_id));
+  expect(users).toContain(id(3));
+  expect(users).not.toContain(id(4));
+  for (const user of [id(3), id(4)]) {
+    const result = await explainUser(user, { databaseUrl: url, asOf, onLog: () => {} });
+    expect({ user, inAudience: result.verdict?.kind === 'in_audience' }).toEqual({ user, inAudience: users.includes(user) });
+  }
+});
+
+it('leaves out actions stamped infinity, which no window holds', async () => {
+  const user = id(91);
+  const { fixture, close } = await Fixture.open(url);
+  try {
+    await fixture.user({ id: user });
+    await fixture.wishlist(user, V.v1, new Date(Date.parse(AS_OF) - 20 * 3_600_000));
+  } finally {
+    await close();
+  }
+  await withClient(url, (c) =>
+    c.query("INSERT INTO wishlist_items (id, user_id, product_variant_id, deleted_at, created_at) VALUES ($1, $2, $3, 0, 'infinity'), ($4, $2, $3, 0, '-infinity')", [
+      id(9101),
+      user,
+      V.v1,
+      id(9102),
+    ]),
+  );
+  const result = await explain(user);
+  expect(result).toMatchObject({ success: true });
+  expect(result.actions).toHaveLength(1);
+  expect(result.actions[0]).toMatchObject({ type: 'wishlist_add', position: 'in_window' });
+});

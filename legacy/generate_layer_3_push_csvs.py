@@ -92,12 +92,14 @@ class RunError(Exception):
 # Input parsing and validation (pure)
 # --------------------------------------------------------------------------------------------
 
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_INTEGER_RE = re.compile(r"\d+")
+# re.ASCII: `\d` is 0-9 only (otherwise any Unicode digit, such as Arabic-Indic, would pass).
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_INTEGER_RE = re.compile(r"\d+", re.ASCII)
 _AS_OF_RE = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt ]"
-    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.(?P<fraction>\d{1,9}))?"
-    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<off_hour>\d{2}):(?P<off_minute>\d{2}))"
+    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.(?P<fraction>\d+))?"
+    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<off_hour>\d{2}):(?P<off_minute>\d{2}))",
+    re.ASCII,
 )
 
 
@@ -405,7 +407,10 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
     conn.read_only = True
     with conn.transaction():
         cur = conn.cursor()
+        # Timestamps are read and rendered as text: pin how PostgreSQL writes them, and UTF-8.
         cur.execute("SET TimeZone TO 'UTC'")
+        cur.execute("SET DateStyle TO 'ISO, MDY'")
+        cur.execute("SET client_encoding TO 'UTF8'")
         if as_of is None:
             cur.execute("SELECT now()")
             as_of = cur.fetchone()[0].astimezone(timezone.utc)
@@ -488,7 +493,7 @@ def write_files(output_dir: str, stamp: str, audiences: dict[str, list[dict[str,
     """
     output_dir = os.path.abspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
-    now_iso = datetime.now(timezone.utc).isoformat()
+    now_iso = iso_utc(datetime.now(timezone.utc))  # contract 7: as V2 writes it, 2026-11-28T06:00:00.000Z
 
     planned = []  # (path, text, row count, is test, audienceType)
     for kind, audience_type, stem, count_column in AUDIENCES:

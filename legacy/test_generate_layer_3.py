@@ -92,6 +92,8 @@ class InputTest(unittest.TestCase):
         self.assertEqual(g.parse_as_of("2024-06-10T14:00:00+02:00"), datetime(2024, 6, 10, 12, tzinfo=UTC))
         self.assertEqual(g.parse_as_of("2024-06-10 07:30:00.5-04:30"), datetime(2024, 6, 10, 12, 0, 0, 500000, tzinfo=UTC))
         self.assertEqual(g.parse_as_of("2024-06-10t12:00:00.123456789z"), datetime(2024, 6, 10, 12, 0, 0, 123456, tzinfo=UTC))
+        # RFC 3339 sets no limit on fraction digits; those below the microsecond are dropped.
+        self.assertEqual(g.parse_as_of("2024-06-10T12:00:00.1234567891Z"), datetime(2024, 6, 10, 12, 0, 0, 123456, tzinfo=UTC))
         self.assertEqual(g.parse_as_of("1900-01-01T00:00:00Z").year, 1900)
         self.assertEqual(g.parse_as_of(" 1899-12-31T23:30:00-01:00 ").year, 1900)  # the UTC year counts
         for bad in [
@@ -106,6 +108,8 @@ class InputTest(unittest.TestCase):
             "9999-12-31T23:00:00-05:00",
             "1900-01-01T00:30:00+01:00",
             "now",
+            "2024-06-10T23:59:60Z",  # no leap seconds (PostgreSQL has none)
+            "\u0662\u0660\u0662\u0664-06-10T12:00:00Z",  # Arabic-Indic digits: ASCII only
         ]:
             with self.assertRaises(g.InputError, msg=bad):
                 g.parse_as_of(bad)

@@ -58,14 +58,16 @@ pub fn database_for(database_url: &str) -> Result<Database> {
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // Settings go here rather than in the startup packet so they also work behind a pooler.
+                // TimeZone and DateStyle decide how `last_active::text` reads (the contract's rule).
                 // Custom plans: each bound id list is a constant to the planner, so it is sized
                 // right and `= ANY($n)` is matched through a hash table (generic plans search the
                 // array row by row). No parallel workers: a run spreads its queries over its own
                 // connections instead. No merge joins: with the id lists misjudged the planner
                 // would sort or walk a whole table in index order (8 s instead of 2 s at 1M users).
                 sqlx::raw_sql(
-                    "SET TimeZone = 'UTC'; SET jit = off; SET plan_cache_mode = force_custom_plan; \
-                     SET max_parallel_workers_per_gather = 0; SET enable_mergejoin = off",
+                    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET jit = off; \
+                     SET plan_cache_mode = force_custom_plan; SET max_parallel_workers_per_gather = 0; \
+                     SET enable_mergejoin = off",
                 )
                     .execute(&mut *conn)
                     .await?;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, Timelike, Utc};
 use serde::Deserialize;
 
 use crate::error::{EngineError, Result};
@@ -278,7 +278,10 @@ fn millis(value: Option<&RawValue>, name: &str, default: u64) -> Result<Duration
     }
 }
 
-/// Parses `asOf`: RFC 3339 (ISO-8601 with `Z` or an offset), years 1900 to 9999.
+/// Parses `asOf`: RFC 3339 (ISO-8601 with `Z` or an offset), years 1900 to 9999, no leap
+/// second. Digits below the microsecond are dropped, as V1 drops them: PostgreSQL keeps
+/// microseconds, and bounds finer than that would round one way when bound as parameters and
+/// another in `explainUser`'s own comparisons.
 pub fn parse_as_of(text: &str) -> Result<DateTime<Utc>> {
     let parsed = DateTime::parse_from_rfc3339(text.trim()).map_err(|_| {
         EngineError::invalid_option(format!(
@@ -293,7 +296,14 @@ pub fn parse_as_of(text: &str) -> Result<DateTime<Utc>> {
             truncate(text, 80)
         )));
     }
-    Ok(utc)
+    // chrono reads `:60` on any date as a leap second; PostgreSQL and V1 have none.
+    if utc.nanosecond() >= 1_000_000_000 {
+        return Err(EngineError::invalid_option(format!(
+            "asOf must not be a leap second (seconds 60), got {:?}",
+            truncate(text, 80)
+        )));
+    }
+    Ok(utc.trunc_subsecs(6))
 }
 
 fn validate_database_url(url: &str) -> Result<String> {
@@ -388,6 +398,16 @@ mod tests {
         assert!(err(&[("asOf", s("0100-01-01T00:00:00Z"))]).starts_with("asOf must be between the years 1900 and 9999"));
         assert!(err(&[("asOf", RawValue::Date(None))]).ends_with("got an invalid Date"));
         assert!(err(&[("asOf", num("5"))]).ends_with("got 5"));
+        assert!(err(&[("asOf", s("2026-11-28T23:59:60Z"))]).starts_with("asOf must not be a leap second"));
+    }
+
+    #[test]
+    fn as_of_keeps_whole_microseconds() {
+        let at = |text: &str| parse_as_of(text).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        assert_eq!(at("2026-11-28T12:00:00.0000005Z"), "2026-11-28T12:00:00.000000Z");
+        assert_eq!(at("2026-11-28T12:00:00.1234567891Z"), "2026-11-28T12:00:00.123456Z");
+        // Before 2000-01-01 (PostgreSQL's epoch) too: dropped, never rounded up.
+        assert_eq!(at("1999-06-02T12:00:00.0000009Z"), "1999-06-02T12:00:00.000000Z");
     }
 
     #[test]

@@ -79,11 +79,12 @@ impl TextColumn {
     }
 }
 
-/// One value per slot out of a small set of values, keeping the smallest in byte order
-/// (`min(… COLLATE "C")`) when a slot is given several.
+/// One value per slot out of a small set of values, keeping the smallest when a slot is given
+/// several. "Smallest" is the order the values were given in: the database's
+/// `ORDER BY … COLLATE "C"`, its byte order in its own encoding, as V1's `min(… COLLATE "C")`.
 #[derive(Debug, Default)]
 pub struct MinValueColumn {
-    /// Distinct values in byte order: a slot stores a rank.
+    /// Distinct values, smallest first: a slot stores a rank.
     values: Vec<Box<str>>,
     ranks: Vec<u32>,
 }
@@ -91,17 +92,17 @@ pub struct MinValueColumn {
 const NO_RANK: u32 = u32::MAX;
 
 impl MinValueColumn {
-    /// `values` in any order, duplicates allowed; `slots` slots, all empty.
+    /// `values` smallest first, equal values next to each other; `slots` slots, all empty.
     pub fn new(values: impl IntoIterator<Item = Box<str>>, slots: usize) -> Self {
         let mut values: Vec<Box<str>> = values.into_iter().collect();
-        values.sort_unstable();
         values.dedup();
         MinValueColumn { values, ranks: vec![NO_RANK; slots] }
     }
 
-    /// The rank of `value` (`None` if it is not one of the column's values).
+    /// The rank of `value` (`None` if it is not one of the column's values). The values are
+    /// few (a size attribute's), so a scan.
     pub fn rank_of(&self, value: &str) -> Option<u32> {
-        self.values.binary_search_by(|v| (**v).cmp(value)).ok().map(|rank| rank as u32)
+        self.values.iter().position(|v| **v == *value).map(|rank| rank as u32)
     }
 
     pub fn offer(&mut self, slot: usize, rank: u32) {
@@ -151,8 +152,9 @@ mod tests {
     }
 
     #[test]
-    fn min_value_column_keeps_the_smallest_in_byte_order() {
-        let mut column = MinValueColumn::new(["9", "10", "9.5", "10"].map(Box::from), 2);
+    fn min_value_column_keeps_the_smallest_in_the_given_order() {
+        // As the database orders them: byte order, so "10" before "9".
+        let mut column = MinValueColumn::new(["10", "10", "9", "9.5"].map(Box::from), 2);
         let (nine, ten) = (column.rank_of("9").unwrap(), column.rank_of("10").unwrap());
         assert_eq!(column.rank_of("11"), None);
         column.offer(0, nine);

@@ -244,13 +244,15 @@ pub async fn read_names(conn: &mut PgConnection, users: &[Uuid], slots: &Slots) 
 }
 
 // A size is a preferred value of the `mens_size` attribute. Its few values are read first,
-// so the preferences are filtered by value id and the smallest value per user (in byte
-// order, as `min(value COLLATE "C")`) is kept here.
+// smallest first in the database's byte order (`COLLATE "C"`, in the database's encoding,
+// as V1's `min(value COLLATE "C")`), so the preferences are filtered by value id and the
+// smallest value per user is kept here by rank.
 const MENS_SIZE_VALUES_SQL: &str = r#"
 SELECT av.id, av.value::text
 FROM attribute_values av
 JOIN attributes a ON a.id = av.attribute_id
 WHERE a.name::text = 'mens_size'
+ORDER BY av.value::text COLLATE "C"
 "#;
 
 const PREFERRED_SIZES_SQL: &str = r#"
@@ -260,7 +262,7 @@ JOIN user_preferences up ON up.id = ap.user_preference_id
 WHERE ap.preferred AND ap.attribute_value_id = ANY($1::uuid[]) AND up.user_id = ANY($2::uuid[])
 "#;
 
-/// The `mens_size` attribute's values by id.
+/// The `mens_size` attribute's values by id, smallest first (see above).
 pub async fn read_size_values(conn: &mut PgConnection) -> Result<Vec<(Uuid, String)>> {
     sqlx::query_as(MENS_SIZE_VALUES_SQL)
         .fetch_all(conn)
@@ -410,7 +412,8 @@ pub async fn read_user_liveness(conn: &mut PgConnection, user: Uuid) -> Result<O
 }
 
 /// Every action of one user, at any time, by the rules of the window queries above except the
-/// window (for `explainUser`: it shows what lies outside the window too).
+/// window (for `explainUser`: it shows what lies outside the window too). Actions stamped
+/// `infinity` or `-infinity` are left out: no window holds them, and they have no date to show.
 const USER_ACTIONS_SQL: &str = r#"
 SELECT $1::uuid AS user_id, a.kind, a.product_variant_id, a.created_at, a.record_id
 FROM (
@@ -420,15 +423,15 @@ FROM (
         SELECT oi.product_variant_id FROM offer_items oi
         WHERE oi.offer_id = o.id ORDER BY oi.id LIMIT 1
     ) first_item
-    WHERE o.creator_user_id = $1
+    WHERE o.creator_user_id = $1 AND isfinite(o.created_at)
     UNION ALL
     SELECT 2::int2, i.product_variant_id, i.created_at::timestamptz, i.id
     FROM inventory_items i
-    WHERE i.user_id = $1 AND i.status::text = 'OPEN_FOR_TRADE'
+    WHERE i.user_id = $1 AND i.status::text = 'OPEN_FOR_TRADE' AND isfinite(i.created_at)
     UNION ALL
     SELECT 3::int2, w.product_variant_id, w.created_at::timestamptz, w.id
     FROM wishlist_items w
-    WHERE w.user_id = $1 AND w.deleted_at = 0
+    WHERE w.user_id = $1 AND w.deleted_at = 0 AND isfinite(w.created_at)
 ) a
 ORDER BY a.created_at DESC, a.kind, a.record_id
 "#;
@@ -454,7 +457,7 @@ mod tests {
 
     #[test]
     fn preferred_sizes_keep_each_slotted_users_smallest_value() {
-        let values = MinValueColumn::new(["9", "10", "11"].map(Box::from), 0);
+        let values = MinValueColumn::new(["10", "11", "9"].map(Box::from), 0);
         let rank = |value| values.rank_of(value).unwrap();
         let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
         let preferences = vec![(a, rank("9")), (c, rank("11")), (a, rank("10")), (b, rank("11"))];
