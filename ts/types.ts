@@ -9,7 +9,10 @@ export interface GeneratorOptions {
   lookbackHours?: number;
   /** Hours of cooling before `asOf` during which actions are not used, default 12. See `lookbackHours`. */
   coolingHours?: number;
-  /** Directory for the CSV files, default `.script-outputs`; created if missing. */
+  /**
+   * Directory for the CSV files, default `.script-outputs`; created if missing. A run that
+   * writes no file (it failed, was cancelled, or found no activity) removes what it created.
+   */
   outputDir?: string;
   /** Compute everything, write nothing. Default false. */
   dryRun?: boolean;
