@@ -7,6 +7,7 @@ import * as path from 'node:path';
 
 import {
   executeAudienceGeneration,
+  V2GeneratorError,
   type Automation,
   type AutomationEngineConfig,
   type AudienceGenerationResult,
@@ -569,5 +570,105 @@ describe('failures', () => {
       (e) => e,
     );
     expect(error.message).toContain('/nonexistent/python-from-env');
+  });
+});
+
+describe('integration details', () => {
+  const rejection = <T>(promise: Promise<T>): Promise<Error> =>
+    promise.then(
+      () => {
+        throw new Error('expected a rejection');
+      },
+      (e: Error) => e,
+    );
+  const SECRET = 'Hunter2Secret';
+  const secretUrl = `postgres://postgres:${SECRET}@db.internal:5432/market`;
+
+  test('values echoed in warnings and errors never show a password', async () => {
+    const logs = capture();
+    // A swapped variable, a URL as the script id, and an automation without a script.
+    await executeAudienceGeneration(automation('layer3-behavior'), config(logs, { engineVersion: secretUrl }));
+    const asScript = await rejection(executeAudienceGeneration(automation(secretUrl), config(logs, { engineVersion: 'v2' })));
+    const noScript = await rejection(executeAudienceGeneration({ id: secretUrl }, config(logs)));
+    expect(logs.warn.join('\n')).toContain('postgres://postgres:***@db.internal:5432/market');
+    for (const text of [...logs.all(), asScript.message, noScript.message]) expect(text).not.toContain(SECRET);
+  });
+
+  test('V1 never prints a password from a mistyped or unencoded database URL', async () => {
+    for (const databaseUrl of [`postgres:/postgres:${SECRET}@127.0.0.1:1/db`, `postgres://postgres:Hu@nter2Secret@127.0.0.1:1/db`, `postgres://postgres:Hun/ter2Secret@127.0.0.1:1/db`]) {
+      const logs = capture();
+      const error = await rejection(executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(logs, { engineVersion: 'v1', databaseUrl })));
+      for (const text of [...logs.all(), error.message]) {
+        expect({ databaseUrl, text }).toEqual({ databaseUrl, text: expect.not.stringMatching(/Hunter2Secret|nter2Secret|ter2Secret/) });
+      }
+    }
+  });
+
+  test('a failed V2 run rejects with a V2GeneratorError carrying the code', async () => {
+    const error = await rejection(
+      executeAudienceGeneration(automation('layer3-behavior', { lookback_hours: 10, cooling_hours: 12 }), config(capture(), { engineVersion: 'v2' })),
+    );
+    expect(error).toBeInstanceOf(V2GeneratorError);
+    expect(error).toMatchObject({ code: 'INVALID_OPTION', engine: 'v2', name: 'V2GeneratorError' });
+  });
+
+  test("a generator's V2 name rolls back to its legacy script under v1", async () => {
+    const logs = capture();
+    const result = await executeAudienceGeneration(automation('layer3-behavior'), config(logs, { engineVersion: 'v1' }));
+    expect(result.success).toBe(true);
+    expect(logs.info).toContain(`${V1_LOG} layer3-behavior`);
+    expect(usersIn(result)).toContain(U_OFFER);
+  });
+
+  test('V1 without a logger prints its progress on the console, as V2 does', async () => {
+    const printed: string[] = [];
+    const spy = jest.spyOn(console, 'log').mockImplementation((m: unknown) => void printed.push(String(m)));
+    try {
+      const { logger: _unused, ...rest } = config(capture(), { engineVersion: 'v1' });
+      await executeAudienceGeneration(automation('generate_layer_3_push_csvs'), rest);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(printed.some((m) => m.startsWith(V1_LOG))).toBe(true);
+    expect(printed.some((m) => m.startsWith('[generate_layer_3_push_csvs]'))).toBe(true);
+  });
+
+  test('a bad V1 timeoutMs is refused, not a kill at once', async () => {
+    for (const timeoutMs of [Number.NaN, 0, -5, 2 ** 31 + 10, 1.5]) {
+      const error = await rejection(executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(capture(), { engineVersion: 'v1', timeoutMs })));
+      expect(error.message).toContain(`timeoutMs must be a whole number of milliseconds from 1 to 2147483647, got ${timeoutMs}`);
+    }
+  });
+
+  test('a signal cancels a V1 run (its process group is killed) and a V2 run', async () => {
+    const scriptsDir = path.join(scratch, 'stub-cancel');
+    stubScript(scriptsDir, 'slow_cancel', 'print("started", file=sys.stderr, flush=True)\ntime.sleep(60)');
+    const controller = new AbortController();
+    const logs = capture();
+    const pending = rejection(executeAudienceGeneration(automation('slow_cancel'), config(logs, { engineVersion: 'v1', scriptsDir, signal: controller.signal })));
+    for (let i = 0; i < 100 && !logs.info.includes('started'); i += 1) await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    controller.abort();
+    const v1 = (await pending) as V1ScriptError;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(v1).toBeInstanceOf(V1ScriptError);
+    expect(v1.kind).toBe('cancelled');
+    const v2 = await rejection(executeAudienceGeneration(automation('layer3-behavior'), config(capture(), { engineVersion: 'v2', signal: AbortSignal.abort() })));
+    expect(v2).toMatchObject({ code: 'CANCELLED' });
+  });
+
+  test('an automation id longer than V2 records is cut, with a warning, not refused', async () => {
+    const logs = capture();
+    const result = await executeAudienceGeneration(automation('layer3-behavior', undefined, 'x'.repeat(250)), config(logs, { engineVersion: 'v2' }));
+    expect(result.success).toBe(true);
+    expect(logs.warn).toContain('[AutomationEngine] automation id longer than 200 characters: V2 records its first 200');
+  });
+
+  test('two V1 runs at once into one directory both succeed (a set that meets a taken name moves to -2, as with V2)', async () => {
+    const outputDir = freshDir();
+    const runs = await Promise.all([1, 2].map(() => executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(capture(), { engineVersion: 'v1', outputDir }))));
+    const names = runs.flatMap((r) => r.csvPaths.map((p) => path.basename(p)));
+    expect(new Set(names).size).toBe(6);
+    expect(fs.readdirSync(outputDir)).toHaveLength(12);
   });
 });

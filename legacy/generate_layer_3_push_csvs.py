@@ -411,6 +411,9 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
         cur.execute("SET TimeZone TO 'UTC'")
         cur.execute("SET DateStyle TO 'ISO, MDY'")
         cur.execute("SET client_encoding TO 'UTF8'")
+        # PostgreSQL 14+: a query whose client is gone (the script killed on timeout) stops
+        # within a second instead of running on; older servers lack the setting.
+        cur.execute("SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval'")
         if as_of is None:
             cur.execute("SELECT now()")
             as_of = cur.fetchone()[0].astimezone(timezone.utc)
@@ -485,57 +488,77 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
 # --------------------------------------------------------------------------------------------
 
 
-def write_files(output_dir: str, stamp: str, audiences: dict[str, list[dict[str, str]]]) -> list[dict]:
-    """Writes the six CSVs: temp file (mode 0600) in output_dir, then linked into place.
+MAX_STAMP_ATTEMPTS = 1000  # `<stamp>`, `<stamp>-2`, ... as V2 tries
 
-    Never overwrites: fails when any of the six names exists. On failure, files this run
-    already placed are removed.
+
+class _NameTaken(Exception):
+    """A file of the set already exists under the stamp being tried."""
+
+
+def write_files(output_dir: str, stamp: str, audiences: dict[str, list[dict[str, str]]]) -> list[dict]:
+    """Writes the six CSVs: temp files (mode 0600) in output_dir, then linked into place.
+
+    Never overwrites. When a name of the set exists (another run started in the same second),
+    the whole set moves to `<stamp>-2`, `<stamp>-3`, ..., as V2 does. On failure, files this
+    run already placed are removed.
     """
     output_dir = os.path.abspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     now_iso = iso_utc(datetime.now(timezone.utc))  # contract 7: as V2 writes it, 2026-11-28T06:00:00.000Z
 
-    planned = []  # (path, text, row count, is test, audienceType)
+    planned = []  # (file name before the stamp, text, row count, is test, audienceType)
     for kind, audience_type, stem, count_column in AUDIENCES:
         columns = BASE_COLUMNS + [count_column]
         rows = audiences[kind]
-        planned.append((os.path.join(output_dir, f"{stem}_{stamp}.csv"), csv_text(columns, rows), len(rows), False, audience_type))
+        planned.append((f"{stem}_", csv_text(columns, rows), len(rows), False, audience_type))
     for kind, audience_type, stem, count_column in AUDIENCES:
         columns = BASE_COLUMNS + [count_column]
         rows = audiences[kind]
         row = test_row(rows[0] if rows else None, count_column, now_iso)
-        planned.append((os.path.join(output_dir, f"{stem}_TEST_{stamp}.csv"), csv_text(columns, [row]), 1, True, audience_type))
+        planned.append((f"{stem}_TEST_", csv_text(columns, [row]), 1, True, audience_type))
 
-    existing = [path for path, *_ in planned if os.path.lexists(path)]
-    if existing:
-        raise RunError(f"refusing to overwrite existing file(s): {', '.join(existing)}")
-
-    placed: list[str] = []
     temps: list[str] = []
     try:
-        for path, text, *_ in planned:
-            fd, temp = tempfile.mkstemp(dir=output_dir, prefix=".tmp-" + os.path.basename(path) + ".")
+        for before, text, *_ in planned:
+            fd, temp = tempfile.mkstemp(dir=output_dir, prefix=f".tmp-{before}")
             temps.append(temp)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(temp, 0o600)
-            _place(temp, path)
-            placed.append(path)
-            log(f"wrote {path}")
-    except BaseException:
-        for path in placed:
-            _unlink_quietly(path)
-        raise
+        for attempt in range(1, MAX_STAMP_ATTEMPTS + 1):
+            current = stamp if attempt == 1 else f"{stamp}-{attempt}"
+            paths = [os.path.join(output_dir, f"{before}{current}.csv") for before, *_ in planned]
+            if any(os.path.lexists(path) for path in paths):
+                continue
+            try:
+                _place_all(temps, paths)
+            except _NameTaken:
+                continue  # another run took a name between the check and the link
+            for path in paths:
+                log(f"wrote {path}")
+            return [
+                {"path": path, "rowCount": count, "isTestFile": is_test, "audienceType": audience_type}
+                for path, (_, _, count, is_test, audience_type) in zip(paths, planned)
+            ]
+        raise RunError(f"refusing to overwrite: every stamp from {stamp} to {stamp}-{MAX_STAMP_ATTEMPTS} is taken in {output_dir}")
     finally:
         for temp in temps:
             _unlink_quietly(temp)
 
-    return [
-        {"path": path, "rowCount": count, "isTestFile": is_test, "audienceType": audience_type}
-        for path, _, count, is_test, audience_type in planned
-    ]
+
+def _place_all(temps: list[str], paths: list[str]) -> None:
+    """Links every temp file to its path, or none: on any failure the placed ones are removed."""
+    placed: list[str] = []
+    try:
+        for temp, path in zip(temps, paths):
+            _place(temp, path)
+            placed.append(path)
+    except BaseException:
+        for path in placed:
+            _unlink_quietly(path)
+        raise
 
 
 def _place(temp: str, path: str) -> None:
@@ -543,11 +566,11 @@ def _place(temp: str, path: str) -> None:
     try:
         os.link(temp, path)  # fails with FileExistsError when path exists
     except FileExistsError:
-        raise RunError(f"refusing to overwrite existing file: {path}") from None
+        raise _NameTaken(path) from None
     except OSError:
         # Filesystem without hard links: check, then rename (small race window).
         if os.path.lexists(path):
-            raise RunError(f"refusing to overwrite existing file: {path}") from None
+            raise _NameTaken(path) from None
         os.rename(temp, path)
 
 

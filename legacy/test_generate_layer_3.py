@@ -213,16 +213,19 @@ class FilesTest(unittest.TestCase):
             with open(files[1]["path"], "rb") as handle:
                 self.assertEqual(handle.read(), (",".join(g.BASE_COLUMNS) + ",wishlist_count\n").encode())
 
-            with self.assertRaises(g.RunError):
-                g.write_files(out, "20240610T120000", self.audiences())
-            self.assertEqual(len(os.listdir(out)), 6)  # nothing added, no temp files left
+            # A second run in the same second: the whole set moves to -2 (as V2 does), nothing replaced.
+            again = g.write_files(out, "20240610T120000", self.audiences())
+            self.assertEqual(os.path.basename(again[0]["path"]), "recent-offer-creators_20240610T120000-2.csv")
+            self.assertTrue(all(f["path"].endswith("_20240610T120000-2.csv") for f in again))
+            self.assertEqual(len(os.listdir(out)), 12)  # no temp files left
 
-    def test_one_existing_name_blocks_all(self):
+    def test_one_existing_name_moves_the_whole_set(self):
         with tempfile.TemporaryDirectory() as tmp:
-            open(os.path.join(tmp, "recent-closet-adders_TEST_20240610T120000.csv"), "w").close()
-            with self.assertRaises(g.RunError):
-                g.write_files(tmp, "20240610T120000", self.audiences())
-            self.assertEqual(os.listdir(tmp), ["recent-closet-adders_TEST_20240610T120000.csv"])
+            taken = "recent-closet-adders_TEST_20240610T120000.csv"
+            open(os.path.join(tmp, taken), "w").close()
+            files = g.write_files(tmp, "20240610T120000", self.audiences())
+            self.assertEqual(sorted(os.listdir(tmp)), sorted([taken] + [os.path.basename(f["path"]) for f in files]))
+            self.assertTrue(all(f["path"].endswith("_20240610T120000-2.csv") for f in files))
 
 
 class SecretsTest(unittest.TestCase):

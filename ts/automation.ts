@@ -8,7 +8,7 @@
 //   anything else (`v3`, ...)            -> a warning, then V1
 // A failed run rejects: nothing falls back to V1 in the middle of a run.
 import { generate, listGenerators } from './index';
-import type { CsvFile, GeneratorResult, LogEvent } from './types';
+import type { CsvFile, ErrorCode, GeneratorResult, LogEvent } from './types';
 import { redactSecrets, runV1Script, V1ScriptError } from './v1-executor';
 
 export { V1ScriptError, redactSecrets } from './v1-executor';
@@ -20,6 +20,8 @@ export const DEFAULT_COOLING_HOURS = 12;
 export const DEFAULT_OUTPUT_DIR = '.script-outputs';
 export const ENGINE_VERSION_ENV = 'AUTOMATION_ENGINE_VERSION';
 export const LOG_PREFIX = '[AutomationEngine]';
+/** The longest automation id V2 records (its `automationId` option). */
+const MAX_AUTOMATION_ID_CHARS = 200;
 
 export type EngineVersion = 'v1' | 'v2';
 
@@ -52,6 +54,19 @@ export interface AudienceGenerationResult {
   audienceSize: number;
 }
 
+/** How a failed V2 run rejects: the generator's message, with its stable `errorCode`. */
+export class V2GeneratorError extends Error {
+  readonly engine = 'v2' as const;
+  constructor(
+    message: string,
+    /** The generator's `errorCode` (`DATABASE_UNREACHABLE`, `CANCELLED`, …). */
+    readonly code: ErrorCode | undefined,
+  ) {
+    super(message);
+    this.name = 'V2GeneratorError';
+  }
+}
+
 export interface AutomationLogger {
   info(msg: string): void;
   warn(msg: string): void;
@@ -69,8 +84,18 @@ export interface AutomationEngineConfig {
   pythonPath?: string;
   /** V1 only: where `<scriptId>.py` lives. Default `<package root>/legacy`. */
   scriptsDir?: string;
-  /** V1 only: time limit of the script, default 10 minutes. */
+  /** V1 only: time limit of the script in whole milliseconds (1 to 2147483647), default 10 minutes. */
   timeoutMs?: number;
+  /** V2 only: the server-side limit for each query, in milliseconds (`statementTimeoutMs`), default 300000. */
+  statementTimeoutMs?: number;
+  /** V2 only: how long to wait for a database connection, in milliseconds (`acquireTimeoutMs`), default 10000. */
+  acquireTimeoutMs?: number;
+  /**
+   * Cancels the run. V2: the running query is cancelled on the server and the call rejects with
+   * code `CANCELLED`. V1: the script's process group is killed and the call rejects with a
+   * V1ScriptError of kind `cancelled`. Nothing is written in either case.
+   */
+  signal?: AbortSignal;
   /** The host's logger. Default: the console. */
   logger?: AutomationLogger;
   /** Where AUTOMATION_ENGINE_VERSION, DATABASE_URL and AUDIENCE_ENGINE_PYTHON are read. Default `process.env`, read at call time. */
@@ -135,8 +160,13 @@ export async function executeAudienceGeneration(
   const env = config.env ?? process.env;
   const script = automation?.audienceCriteria?.customScript;
   const scriptId = script?.scriptId;
+  // With an explicit `config.env`, that environment is the only source: V2 must not fall back
+  // to process.env.DATABASE_URL when the V1 script would not see one ('' gives NO_DATABASE_URL).
+  const databaseUrl = config.databaseUrl ?? env.DATABASE_URL ?? (config.env ? '' : undefined);
+  // Values echoed in messages may be a database URL put in the wrong place.
+  const shown = (value: unknown) => redactSecrets(String(value), databaseUrl);
   if (typeof scriptId !== 'string' || scriptId === '') {
-    const message = `${LOG_PREFIX} automation ${automation?.id} has no audienceCriteria.customScript.scriptId: cannot generate its audience`;
+    const message = `${LOG_PREFIX} automation ${shown(automation?.id)} has no audienceCriteria.customScript.scriptId: cannot generate its audience`;
     logError(logger, message);
     throw new Error(message);
   }
@@ -144,17 +174,14 @@ export async function executeAudienceGeneration(
   const lookbackHours = hoursParameter(parameters.lookback_hours, DEFAULT_LOOKBACK_HOURS);
   const coolingHours = hoursParameter(parameters.cooling_hours, DEFAULT_COOLING_HOURS);
   const outputDir = config.outputDir ?? DEFAULT_OUTPUT_DIR;
-  // With an explicit `config.env`, that environment is the only source: V2 must not fall back
-  // to process.env.DATABASE_URL when the V1 script would not see one ('' gives NO_DATABASE_URL).
-  const databaseUrl = config.databaseUrl ?? env.DATABASE_URL ?? (config.env ? '' : undefined);
 
   const route = await resolveEngine(scriptId, config);
   if (route.reason === 'unrecognized_version') {
     logger.warn(
-      `${LOG_PREFIX} Unrecognized ${ENGINE_VERSION_ENV} value ${JSON.stringify(route.requested)} (expected "v1" or "v2"); using V1 Python script executor`,
+      `${LOG_PREFIX} Unrecognized ${ENGINE_VERSION_ENV} value ${JSON.stringify(shown(route.requested))} (expected "v1" or "v2"); using V1 Python script executor`,
     );
   } else if (route.reason === 'v2_unknown_script') {
-    logger.warn(`${LOG_PREFIX} No V2 native generator is registered for ${scriptId}; using V1 Python script executor`);
+    logger.warn(`${LOG_PREFIX} No V2 native generator is registered for ${shown(scriptId)}; using V1 Python script executor`);
   }
 
   if (route.engine === 'v2') {
@@ -162,28 +189,30 @@ export async function executeAudienceGeneration(
     const result: GeneratorResult = await generate(scriptId, {
       lookbackHours,
       coolingHours,
-      automationId: automation.id,
+      automationId: v2AutomationId(automation.id, logger),
       outputDir,
       ...(databaseUrl !== undefined ? { databaseUrl } : {}),
       ...(config.asOf !== undefined ? { asOf: config.asOf } : {}),
+      ...(config.statementTimeoutMs !== undefined ? { statementTimeoutMs: config.statementTimeoutMs } : {}),
+      ...(config.acquireTimeoutMs !== undefined ? { acquireTimeoutMs: config.acquireTimeoutMs } : {}),
+      ...(config.signal !== undefined ? { signal: config.signal } : {}),
       ...(config.logger ? { onLog: (event: LogEvent) => forwardLog(logger, event) } : {}),
     });
     if (!result.success) {
       const detail = redactSecrets(result.error ?? 'unknown error', databaseUrl);
       const message = `${LOG_PREFIX} V2 native generator for ${scriptId} failed${result.errorCode ? ` (${result.errorCode})` : ''}: ${detail}`;
       logError(logger, message);
-      const error = new Error(message) as Error & { code?: string; engine?: EngineVersion };
-      error.code = result.errorCode;
-      error.engine = 'v2';
-      throw error;
+      throw new V2GeneratorError(message, result.errorCode);
     }
     return toAudienceResult(result.csvFiles, result.audienceSize);
   }
 
-  logger.info(`${LOG_PREFIX} Using V1 Python script executor for ${scriptId}`);
+  // Rolling back is one variable: a generator's V2 name runs its legacy script.
+  const v1ScriptId = await legacyScriptIdOf(scriptId);
+  logger.info(`${LOG_PREFIX} Using V1 Python script executor for ${shown(scriptId)}`);
   try {
     const result = await runV1Script({
-      scriptId,
+      scriptId: v1ScriptId,
       lookbackHours,
       coolingHours,
       outputDir,
@@ -193,16 +222,30 @@ export async function executeAudienceGeneration(
       pythonPath: config.pythonPath,
       scriptsDir: config.scriptsDir,
       timeoutMs: config.timeoutMs,
+      signal: config.signal,
       env,
-      onStderrLine: config.logger ? (line) => logger.info(line) : undefined,
+      onStderrLine: (line) => logger.info(line),
     });
     return toAudienceResult(result.csvFiles, result.audienceSize);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    logError(logger, `${LOG_PREFIX} V1 Python script executor for ${scriptId} failed: ${message}`);
+    const message = redactSecrets(error instanceof Error ? error.message : String(error), databaseUrl);
+    logError(logger, `${LOG_PREFIX} V1 Python script executor for ${shown(scriptId)} failed: ${message}`);
     if (error instanceof V1ScriptError) throw error;
-    throw new Error(redactSecrets(message, databaseUrl));
+    throw new Error(message);
   }
+}
+
+/** The legacy script id of the generator named `scriptId`, or `scriptId` itself. */
+async function legacyScriptIdOf(scriptId: string): Promise<string> {
+  const generator = (await listGenerators()).find((g) => g.name === scriptId);
+  return generator?.legacyScriptIds[0] ?? scriptId;
+}
+
+/** V2 records at most 200 characters of an automation id; V1 takes any, so a longer one is cut, not refused. */
+function v2AutomationId(id: Automation['id'], logger: AutomationLogger): Automation['id'] {
+  if (typeof id !== 'string' || Array.from(id).length <= MAX_AUTOMATION_ID_CHARS) return id;
+  logger.warn(`${LOG_PREFIX} automation id longer than ${MAX_AUTOMATION_ID_CHARS} characters: V2 records its first ${MAX_AUTOMATION_ID_CHARS}`);
+  return Array.from(id).slice(0, MAX_AUTOMATION_ID_CHARS).join(''); // whole code points
 }
 
 function toAudienceResult(files: CsvFile[], audienceSize: number): AudienceGenerationResult {

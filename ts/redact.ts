@@ -17,11 +17,27 @@ export function redactSecrets(text: string, databaseUrl?: string): string {
   return out;
 }
 
+/**
+ * The password of `databaseUrl` in every form a library may echo it. Mistyped URLs count too
+ * (`postgres:/u:pw@h`, `postgres//u:pw@h`), and so do the pieces of a password with an
+ * unencoded `@`, `/` or `:` (a driver that misreads the URL prints them as a host or a port).
+ */
 function passwordsOf(databaseUrl?: string): string[] {
   if (!databaseUrl) return [];
   const found = new Set<string>();
   const match = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@/]*)@/i.exec(databaseUrl);
   if (match?.[1]) found.add(match[1]);
+  // The user info: what precedes the last `@`, after the scheme and any slashes.
+  const at = databaseUrl.lastIndexOf('@');
+  if (at > 0) {
+    const userInfo = databaseUrl.slice(0, at).replace(/^[a-z][a-z0-9+.-]*:/i, '').replace(/^\/*/, '');
+    for (const start of [userInfo.indexOf(':'), userInfo.lastIndexOf('/') >= 0 ? userInfo.indexOf(':', userInfo.lastIndexOf('/')) : -1]) {
+      if (start < 0) continue;
+      const password = userInfo.slice(start + 1);
+      found.add(password);
+      for (const piece of password.split(/[@/:?#]/)) found.add(piece);
+    }
+  }
   try {
     const url = new URL(databaseUrl);
     if (url.password) {

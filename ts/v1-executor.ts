@@ -18,6 +18,8 @@ export const PACKAGE_ROOT = path.resolve(__dirname, '..');
 
 /** Default time limit of a V1 script run: 10 minutes. */
 export const DEFAULT_V1_TIMEOUT_MS = 10 * 60 * 1000;
+/** The longest time limit a Node timer can hold. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** How much of the script's stderr an error message carries. */
 const STDERR_TAIL_LINES = 20;
@@ -40,8 +42,10 @@ export interface V1ExecutorOptions {
   pythonPath?: string;
   /** Default: `<package root>/legacy`. */
   scriptsDir?: string;
-  /** Default: 10 minutes. On expiry the script's whole process group is killed. */
+  /** Default: 10 minutes (whole milliseconds, 1 to 2147483647). On expiry the script's whole process group is killed. */
   timeoutMs?: number;
+  /** Aborting kills the script's whole process group and rejects with kind `cancelled`. */
+  signal?: AbortSignal;
   /** The environment the defaults are read from and the child inherits. Default: `process.env` at call time. */
   env?: NodeJS.ProcessEnv;
   /** Receives each stderr line of the script (redacted), e.g. for the host's logger. */
@@ -58,7 +62,7 @@ export interface V1ScriptResult {
   command: { python: string; script: string };
 }
 
-export type V1FailureKind = 'missing_script' | 'spawn_failed' | 'failed' | 'timeout' | 'bad_output';
+export type V1FailureKind = 'missing_script' | 'spawn_failed' | 'failed' | 'timeout' | 'cancelled' | 'bad_output';
 
 /** A V1 script that could not run, failed, timed out or printed no result. */
 export class V1ScriptError extends Error {
@@ -79,14 +83,16 @@ export class V1ScriptError extends Error {
     signal?: NodeJS.Signals | null;
     stderrTail?: string;
   }) {
-    super(init.stderrTail ? `${init.message}\n--- stderr (tail) ---\n${init.stderrTail}` : init.message);
+    // A script id or path echoed in the message may be a database URL put in the wrong place.
+    const message = redactSecrets(init.message);
+    super(init.stderrTail ? `${message}\n--- stderr (tail) ---\n${init.stderrTail}` : message);
     this.name = 'V1ScriptError';
     this.kind = init.kind;
     this.scriptId = init.scriptId;
     this.exitCode = init.exitCode ?? null;
     this.signal = init.signal ?? null;
     this.stderrTail = init.stderrTail ?? '';
-    this.summary = init.message;
+    this.summary = message;
   }
 }
 
@@ -107,7 +113,11 @@ export function resolveScriptsDir(scriptsDir?: string): string {
 function missingModuleHint(stderr: string): string {
   const missing = /ModuleNotFoundError: No module named '([^']+)'/.exec(stderr)?.[1];
   if (!missing) return '';
-  return `: its python has no module ${missing}; create the venv with \`bash scripts/setup-python.sh\`, or point AUDIENCE_ENGINE_PYTHON at a python that has legacy/requirements.txt`;
+  return (
+    `: its python has no module ${missing}; install the V1 requirements into a venv ` +
+    `(\`python3 -m venv DIR && DIR/bin/pip install -r ${path.join(PACKAGE_ROOT, 'legacy', 'requirements.txt')}\`) ` +
+    `and set AUDIENCE_ENGINE_PYTHON=DIR/bin/python (in a clone of the repository: \`bash scripts/setup-python.sh\`)`
+  );
 }
 
 /** The last lines of `text` (at most STDERR_TAIL_LINES lines / STDERR_TAIL_CHARS characters), redacted. */
@@ -134,6 +144,12 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
   const python = resolvePythonPath(options.pythonPath, env);
   const databaseUrl = options.databaseUrl ?? env.DATABASE_URL;
   const timeoutMs = options.timeoutMs ?? DEFAULT_V1_TIMEOUT_MS;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new RangeError(`timeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`);
+  }
+  if (options.signal?.aborted) {
+    throw new V1ScriptError({ kind: 'cancelled', scriptId, message: `V1 script ${scriptId} was cancelled before it started` });
+  }
 
   const args = [
     script,
@@ -221,18 +237,28 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
       }
     };
 
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let cancelled = false;
+    const stop = () => {
       killGroup('SIGTERM');
       killTimer = setTimeout(() => killGroup('SIGKILL'), 2000);
       killTimer.unref();
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
     }, timeoutMs);
+    const onAbort = () => {
+      cancelled = true;
+      stop();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
 
     const fail = (error: V1ScriptError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
+      options.signal?.removeEventListener('abort', onAbort);
       reject(error);
     };
 
@@ -251,14 +277,14 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
     child.on('close', (code, signal) => {
       emitLine(partialLine.replace(/\r$/, ''));
       partialLine = '';
-      if (timedOut) {
+      if (timedOut || cancelled) {
         // Make sure nothing the script started outlives it.
         killGroup('SIGKILL');
         fail(
           new V1ScriptError({
-            kind: 'timeout',
+            kind: timedOut ? 'timeout' : 'cancelled',
             scriptId,
-            message: `${describe} timed out after ${timeoutMs} ms and was killed`,
+            message: timedOut ? `${describe} timed out after ${timeoutMs} ms and was killed` : `${describe} was cancelled and killed`,
             exitCode: code,
             signal,
             stderrTail: tailOf(stderr, databaseUrl),
@@ -305,6 +331,7 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
       resolve({ ...result, executionTimeMs: Date.now() - started, command: { python, script } });
     });
   });
