@@ -64,7 +64,7 @@ export interface V1ScriptResult {
 
 export type V1FailureKind = 'missing_script' | 'spawn_failed' | 'failed' | 'timeout' | 'cancelled' | 'bad_output';
 
-/** A V1 script that could not run, failed, timed out or printed no result. */
+/** A V1 script that could not run, failed, timed out, was cancelled or printed no result. */
 export class V1ScriptError extends Error {
   readonly kind: V1FailureKind;
   readonly scriptId: string;
