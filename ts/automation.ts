@@ -2,7 +2,8 @@
 //
 // One environment variable, AUTOMATION_ENGINE_VERSION, read on each call, decides whether an
 // automation's audience is built by the legacy Python script (V1) or by the Rust generator (V2):
-//   unset, `v1`                          -> V1 (the Python script `<scriptsDir>/<scriptId>.py`)
+//   unset, `v1`                          -> V1 (the Python script `<scriptsDir>/<scriptId>.py`; for a
+//                                           generator's V2 name, its legacy script)
 //   `v2` + a script id the registry knows -> V2 (`generate(scriptId, ...)`)
 //   `v2` + any other script id           -> V1
 //   anything else (`v3`, ...)            -> a warning, then V1
