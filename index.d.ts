@@ -9,7 +9,10 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Cancels the run registered under `runId`. Returns false when no such run is active. */
+/**
+ * Cancels the run registered under `runId`; it stays registered until it ends. Returns false
+ * when no such run is registered.
+ */
 export declare function nativeCancel(runId: string): boolean
 
 /**
@@ -17,6 +20,9 @@ export declare function nativeCancel(runId: string): boolean
  * `runId` registers it for `nativeCancel`, as for `nativeGenerate`.
  */
 export declare function nativeExplainUser(userId: string, options: any, onLog?: ((event: any) => void) | undefined | null, runId?: string | undefined | null): Promise<any>
+
+/** Forgets `runId`: after its run, or when the run never started. */
+export declare function nativeForgetRun(runId: string): void
 
 /**
  * Runs a generator. Private: use `generate()` from the package's main module.
@@ -29,6 +35,12 @@ export declare function nativeListGenerators(): any
 
 /** Number of open database pools (diagnostics and tests). */
 export declare function nativeOpenPoolCount(): number
+
+/**
+ * Registers `runId` for `nativeCancel` before its run is started. The run's async body starts
+ * later, on a tokio thread: an abort that comes in between must find the run and not be lost.
+ */
+export declare function nativeRegisterRun(runId: string): void
 
 /** Closes every database pool. Private: use `shutdown()`. */
 export declare function nativeShutdown(): Promise<void>

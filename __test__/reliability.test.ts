@@ -164,6 +164,27 @@ describe('cancellation and timeouts', () => {
     expect(aborted).toMatchObject({ success: false, errorCode: 'CANCELLED', error: 'the explanation was cancelled before it started' });
   });
 
+  it('an abort right after the call still cancels: the run id is registered before the engine starts', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const { createServer } = await import('node:net');
+    const silent = createServer((socket) => void sockets.add(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const databaseUrl = `postgres://u:p@127.0.0.1:${(silent.address() as import('node:net').AddressInfo).port}/db`;
+    try {
+      for (let i = 0; i < 10; i += 1) {
+        const controller = new AbortController();
+        const options = { databaseUrl, acquireTimeoutMs: 20_000, onLog: () => {}, signal: controller.signal };
+        const runs = [generateLayer3({ ...options, dryRun: true }), explainUser(id(1), options)];
+        await Promise.resolve();
+        controller.abort();
+        for (const result of await Promise.all(runs)) expect(result.errorCode).toBe('CANCELLED');
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
   it('an already aborted signal cancels before anything runs', async () => {
     const result = await run({ outputDir: tempDir('pre-cancel'), signal: AbortSignal.abort() });
     expect(result).toMatchObject({ success: false, errorCode: 'CANCELLED' });

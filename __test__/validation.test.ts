@@ -130,6 +130,22 @@ describe('a database URL passed where it does not belong', () => {
       expect(text).not.toContain('hunter2');
     }
   });
+
+  it('is hidden before a long value is cut, so a long URL cannot push its password past it', async () => {
+    const password = 'Zk3v9QpL2mX8rT4wY6uB1nC5dF7gH0jKaS2dF4gH6jK8lZ1xC3vB5nM7qW9eR0tY';
+    const long = `postgres://audience_engine_readonly:${password}@db.internal:5432/market`;
+    const results = [
+      await generate(long, { onLog: () => {} }),
+      await generateLayer3({ databaseUrl: url, asOf: long, onLog: () => {} }),
+      await generateLayer3({ databaseUrl: url, signal: long as unknown as AbortSignal, onLog: () => {} }),
+      await explainUser(long, { databaseUrl: url, onLog: () => {} }),
+    ];
+    for (const result of results) {
+      expect(result.success).toBe(false);
+      expect(JSON.stringify(result)).not.toContain(password.slice(0, 12));
+      expect(JSON.stringify(result)).toContain('audience_engine_readonly:***@');
+    }
+  });
 });
 
 describe('directories a run creates', () => {

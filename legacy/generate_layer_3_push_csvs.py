@@ -29,6 +29,7 @@ import io
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 import uuid
@@ -403,6 +404,14 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
     """
     import psycopg
 
+    # Best effort, in a transaction of its own: PostgreSQL 14+ then stops a query within a second
+    # when its client is gone (the script killed on timeout). Older servers lack the setting and
+    # Windows servers refuse any value but 0: either way the run goes on without it.
+    try:
+        with conn.transaction():
+            conn.execute("SET client_connection_check_interval = '1s'")
+    except psycopg.Error:
+        pass
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     with conn.transaction():
@@ -411,9 +420,6 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
         cur.execute("SET TimeZone TO 'UTC'")
         cur.execute("SET DateStyle TO 'ISO, MDY'")
         cur.execute("SET client_encoding TO 'UTF8'")
-        # PostgreSQL 14+: a query whose client is gone (the script killed on timeout) stops
-        # within a second instead of running on; older servers lack the setting.
-        cur.execute("SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval'")
         if as_of is None:
             cur.execute("SELECT now()")
             as_of = cur.fetchone()[0].astimezone(timezone.utc)
@@ -549,22 +555,27 @@ def write_files(output_dir: str, stamp: str, audiences: dict[str, list[dict[str,
 
 
 def _place_all(temps: list[str], paths: list[str]) -> None:
-    """Links every temp file to its path, or none: on any failure the placed ones are removed."""
-    placed: list[str] = []
+    """Places every temp file at its path, or none: on any failure the placed ones are undone,
+    and each temp file is back for a retry under another stamp."""
+    placed: list[tuple[str, str, bool]] = []  # (temp, path, linked)
     try:
         for temp, path in zip(temps, paths):
-            _place(temp, path)
-            placed.append(path)
+            placed.append((temp, path, _place(temp, path)))
     except BaseException:
-        for path in placed:
-            _unlink_quietly(path)
+        for temp, path, linked in placed:
+            if linked:
+                _unlink_quietly(path)
+            else:
+                os.rename(path, temp)
         raise
 
 
-def _place(temp: str, path: str) -> None:
-    """Moves temp to path without ever replacing an existing path."""
+def _place(temp: str, path: str) -> bool:
+    """Moves temp to path without ever replacing an existing path; True when it was linked (the
+    temp file stays), False when renamed (it is gone)."""
     try:
         os.link(temp, path)  # fails with FileExistsError when path exists
+        return True
     except FileExistsError:
         raise _NameTaken(path) from None
     except OSError:
@@ -572,6 +583,7 @@ def _place(temp: str, path: str) -> None:
         if os.path.lexists(path):
             raise _NameTaken(path) from None
         os.rename(temp, path)
+        return False
 
 
 def _unlink_quietly(path: str) -> None:
@@ -705,5 +717,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum, frame):
+    # A timeout or a cancel in the Node host sends SIGTERM: raise SystemExit instead of dying at
+    # once, so the `finally` and `except BaseException` blocks remove placed and temp files.
+    sys.exit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sys.exit(main())

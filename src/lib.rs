@@ -55,19 +55,36 @@ pub async fn native_explain_user(
     result.map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
 }
 
-/// Cancels the run registered under `runId`. Returns false when no such run is active.
-#[napi(js_name = "nativeCancel")]
-pub fn native_cancel(run_id: String) -> Result<bool> {
-    let token = RUNS.lock().map_err(|_| lock_error())?.remove(&run_id);
-    Ok(token.map(|t| t.cancel()).is_some())
+/// Registers `runId` for `nativeCancel` before its run is started. The run's async body starts
+/// later, on a tokio thread: an abort that comes in between must find the run and not be lost.
+#[napi(js_name = "nativeRegisterRun")]
+pub fn native_register_run(run_id: String) -> Result<()> {
+    RUNS.lock().map_err(|_| lock_error())?.entry(run_id).or_insert_with(CancellationToken::new);
+    Ok(())
 }
 
-/// A run's cancellation token, registered under `run_id` (if given) until the guard drops.
+/// Cancels the run registered under `runId`; it stays registered until it ends. Returns false
+/// when no such run is registered.
+#[napi(js_name = "nativeCancel")]
+pub fn native_cancel(run_id: String) -> Result<bool> {
+    let runs = RUNS.lock().map_err(|_| lock_error())?;
+    Ok(runs.get(&run_id).map(|t| t.cancel()).is_some())
+}
+
+/// Forgets `runId`: after its run, or when the run never started.
+#[napi(js_name = "nativeForgetRun")]
+pub fn native_forget_run(run_id: String) -> Result<()> {
+    RUNS.lock().map_err(|_| lock_error())?.remove(&run_id);
+    Ok(())
+}
+
+/// A run's cancellation token: the one registered under `run_id` (a cancel may already have
+/// come), a new one otherwise. The run is forgotten when the guard drops.
 fn register(run_id: Option<String>) -> Result<(CancellationToken, Registered)> {
-    let cancel = CancellationToken::new();
-    if let Some(id) = &run_id {
-        RUNS.lock().map_err(|_| lock_error())?.insert(id.clone(), cancel.clone());
-    }
+    let cancel = match &run_id {
+        Some(id) => RUNS.lock().map_err(|_| lock_error())?.entry(id.clone()).or_insert_with(CancellationToken::new).clone(),
+        None => CancellationToken::new(),
+    };
     Ok((cancel, Registered(run_id)))
 }
 

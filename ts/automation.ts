@@ -208,12 +208,11 @@ export async function executeAudienceGeneration(
     return toAudienceResult(result.csvFiles, result.audienceSize);
   }
 
-  // Rolling back is one variable: a generator's V2 name runs its legacy script.
-  const v1ScriptId = await legacyScriptIdOf(scriptId);
   logger.info(`${LOG_PREFIX} Using V1 Python script executor for ${shown(scriptId)}`);
   try {
     const result = await runV1Script({
-      scriptId: v1ScriptId,
+      // Rolling back is one variable: a generator's V2 name runs its legacy script.
+      scriptId: await legacyScriptIdOf(scriptId),
       lookbackHours,
       coolingHours,
       outputDir,

@@ -87,16 +87,21 @@ function readOptions(options: unknown): ReadOptions | { error: string } {
   }
 }
 
-/** Calls the engine with a run id that `signal` cancels, or without one. */
+/**
+ * Calls the engine with a run id that `signal` cancels, or without one. The id is registered
+ * before the call, so an abort that comes before the engine starts the run still cancels it.
+ */
 async function cancellable<T>(signal: AbortSignal | undefined, call: (runId?: string) => Promise<T>): Promise<T> {
   if (!signal) return call();
   const runId = randomUUID();
+  native.nativeRegisterRun(runId);
   const abort = () => native.nativeCancel(runId);
   signal.addEventListener('abort', abort, { once: true });
   try {
     return await call(runId);
   } finally {
     signal.removeEventListener('abort', abort);
+    native.nativeForgetRun(runId);
   }
 }
 
@@ -144,7 +149,11 @@ function failure(errorCode: GeneratorResult['errorCode'], error: string, started
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(redactSecrets(value.length > 80 ? `${value.slice(0, 80)}…` : value));
+  if (typeof value === 'string') {
+    // Hidden before it is cut: a long URL must not push its password past the redaction.
+    const shown = redactSecrets(value);
+    return JSON.stringify(shown.length > 80 ? `${shown.slice(0, 80)}…` : shown);
+  }
   if (typeof value === 'object' || typeof value === 'function') return `${typeof value === 'function' ? 'a function' : 'an object'}`;
   return String(value);
 }

@@ -13,7 +13,9 @@ export interface NativeBinding {
     onLog?: ((event: unknown) => void) | null,
     runId?: string | null,
   ): Promise<unknown>;
+  nativeRegisterRun(runId: string): void;
   nativeCancel(runId: string): boolean;
+  nativeForgetRun(runId: string): void;
   nativeListGenerators(): unknown;
   nativeShutdown(): Promise<void>;
   nativeOpenPoolCount(): number;

@@ -8,7 +8,8 @@
  */
 export function redactSecrets(text: string, databaseUrl?: string): string {
   // `password` itself is the placeholder of the engine's own examples, not a secret.
-  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)(\S*)@/gi, (match, head: string, password: string) =>
+  // The user runs to the first `:` (it may hold an `@`, as Azure's `user@server` does).
+  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/\s]*:)(\S*)@/gi, (match, head: string, password: string) =>
     password === 'password' ? match : `${head}***@`,
   );
   for (const secret of passwordsOf(databaseUrl)) {
@@ -27,10 +28,11 @@ function passwordsOf(databaseUrl?: string): string[] {
   const found = new Set<string>();
   const match = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@/]*)@/i.exec(databaseUrl);
   if (match?.[1]) found.add(match[1]);
-  // The user info: what precedes the last `@`, after the scheme and any slashes.
-  const at = databaseUrl.lastIndexOf('@');
+  // The user info: what precedes the last `@` before the query, after the scheme and any slashes.
+  const beforeQuery = databaseUrl.split(/[?#]/)[0];
+  const at = beforeQuery.lastIndexOf('@');
   if (at > 0) {
-    const userInfo = databaseUrl.slice(0, at).replace(/^[a-z][a-z0-9+.-]*:/i, '').replace(/^\/*/, '');
+    const userInfo = beforeQuery.slice(0, at).replace(/^[a-z][a-z0-9+.-]*:/i, '').replace(/^\/*/, '');
     for (const start of [userInfo.indexOf(':'), userInfo.lastIndexOf('/') >= 0 ? userInfo.indexOf(':', userInfo.lastIndexOf('/')) : -1]) {
       if (start < 0) continue;
       const password = userInfo.slice(start + 1);

@@ -247,7 +247,13 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
       timedOut = true;
       stop();
     }, timeoutMs);
+    // Once the script has exited, its files are in place: an abort then comes too late.
+    let exited = false;
+    child.on('exit', () => {
+      exited = true;
+    });
     const onAbort = () => {
+      if (exited) return;
       cancelled = true;
       stop();
     };

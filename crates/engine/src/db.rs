@@ -59,8 +59,6 @@ pub fn database_for(database_url: &str) -> Result<Database> {
             Box::pin(async move {
                 // Settings go here rather than in the startup packet so they also work behind a pooler.
                 // TimeZone and DateStyle decide how `last_active::text` reads (the contract's rule).
-                // PostgreSQL 14+ stops a query within a second when its client is gone (a killed
-                // host process); older servers lack the setting, hence set_config from pg_settings.
                 // Custom plans: each bound id list is a constant to the planner, so it is sized
                 // right and `= ANY($n)` is matched through a hash table (generic plans search the
                 // array row by row). No parallel workers: a run spreads its queries over its own
@@ -69,12 +67,14 @@ pub fn database_for(database_url: &str) -> Result<Database> {
                 sqlx::raw_sql(
                     "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET jit = off; \
                      SET plan_cache_mode = force_custom_plan; SET max_parallel_workers_per_gather = 0; \
-                     SET enable_mergejoin = off; \
-                     SELECT set_config(name, '1s', false) FROM pg_settings \
-                     WHERE name = 'client_connection_check_interval'",
+                     SET enable_mergejoin = off",
                 )
                     .execute(&mut *conn)
                     .await?;
+                // Best effort: PostgreSQL 14+ then stops a query within a second when its client is
+                // gone (a killed host process). Older servers lack the setting and Windows servers
+                // refuse any value but 0: either way the session goes on without it.
+                let _ = sqlx::raw_sql("SET client_connection_check_interval = '1s'").execute(&mut *conn).await;
                 Ok(())
             })
         })

@@ -138,9 +138,11 @@ impl EngineError {
     }
 }
 
-/// `text` with the password of every `scheme://user:password@host` replaced by `***`. The
-/// password runs to the last `@` of its whitespace-delimited word, so one with an unencoded
-/// `@`, `/` or `:` is hidden whole.
+/// `text` with the password of every `scheme://user:password@host` replaced by `***`. The user
+/// runs to the first `:` (it may hold an `@`, as Azure's `user@server` does), the password to
+/// the last `@` of its whitespace-delimited word, so one with an unencoded `@`, `/` or `:` is
+/// hidden whole. The word `password` itself, the placeholder of the engine's own examples, is
+/// kept.
 pub fn redact_passwords(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -148,20 +150,34 @@ pub fn redact_passwords(text: &str) -> String {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
         let word = &tail[..tail.find(char::is_whitespace).unwrap_or(tail.len())];
-        let user_end = word.find([':', '/', '@']).unwrap_or(word.len());
-        match word.rfind('@') {
-            // `password` itself is the placeholder of the engine's own examples, not a secret.
-            Some(host_at) if word[user_end..].starts_with(':') && &word[user_end + 1..host_at] != "password" => {
+        let user_end = word.find([':', '/']).unwrap_or(word.len());
+        rest = match word.rfind('@') {
+            Some(host_at)
+                if word[user_end..].starts_with(':')
+                    && host_at > user_end
+                    && &word[user_end + 1..host_at] != "password" =>
+            {
                 out.push_str(&word[..=user_end]);
                 out.push_str("***");
-                out.push_str(&word[host_at..]);
+                &tail[host_at..]
             }
-            _ => out.push_str(word),
-        }
-        rest = &tail[word.len()..];
+            // Nothing to hide here; a later `://` in the same word is still looked at.
+            _ => tail,
+        };
     }
     out.push_str(rest);
     out
+}
+
+/// `value` as a message echoes it: any URL's password hidden first, then cut to `max_chars`
+/// (marked `…`), so that a long URL cannot push its password past the redaction.
+pub fn echo(value: &str, max_chars: usize) -> String {
+    let shown = redact_passwords(value);
+    if shown.chars().count() <= max_chars {
+        shown
+    } else {
+        format!("{}…", shown.chars().take(max_chars).collect::<String>())
+    }
 }
 
 /// Removes anything that looks like a URL with credentials from a library message.
@@ -204,12 +220,25 @@ mod tests {
             ("ends with ://", "ends with ://"),
             ("expected postgres://user:password@host:port/db", "expected postgres://user:password@host:port/db"),
             ("postgres://u:@h/db", "postgres://u:***@h/db"),
+            ("postgres://reader@myserver:S3cret@myserver.example/db", "postgres://reader@myserver:***@myserver.example/db"),
+            ("http://proxy/?to=postgres://u:hunter22@h/db", "http://proxy/?to=postgres://u:***@h/db"),
+            ("postgres://user@host:5432/db", "postgres://user@host:5432/db"),
         ];
         for (text, redacted) in cases {
             assert_eq!(redact_passwords(text), redacted);
         }
         let e = EngineError::new(ErrorCode::UnknownGenerator, r#"unknown generator "postgres://r:hunter2@h/m""#);
         assert!(!e.message.contains("hunter2") && !e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn echo_hides_the_password_before_it_cuts() {
+        let long = format!("postgres://audience_engine_readonly:{}@db.internal:5432/market", "Zk3v9QpL".repeat(8));
+        let shown = echo(&long, 80);
+        assert!(!shown.contains("Zk3v9QpL"), "{shown}");
+        assert!(shown.starts_with("postgres://audience_engine_readonly:***@db.internal"), "{shown}");
+        assert_eq!(echo("short", 80), "short");
+        assert_eq!(echo("abcdef", 3), "abc…");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, SubsecRound, Timelike, Utc};
 use serde::Deserialize;
 
-use crate::error::{EngineError, Result};
+use crate::error::{echo, EngineError, Result};
 
 pub const DEFAULT_LOOKBACK_HOURS: f64 = 48.0;
 pub const DEFAULT_COOLING_HOURS: f64 = 12.0;
@@ -77,7 +77,7 @@ impl RawValue {
     pub fn describe(&self) -> String {
         match self {
             RawValue::Number(n) => n.clone(),
-            RawValue::String(s) => format!("{:?}", truncate(s, 80)),
+            RawValue::String(s) => format!("{:?}", echo(s, 80)),
             RawValue::Boolean(b) => b.to_string(),
             RawValue::Null => "null".into(),
             RawValue::Date(Some(iso)) => format!("Date {iso}"),
@@ -88,14 +88,6 @@ impl RawValue {
             RawValue::Bigint(b) => format!("{b}n"),
             RawValue::Symbol => "a symbol".into(),
         }
-    }
-}
-
-fn truncate(s: &str, max_chars: usize) -> String {
-    if s.chars().count() <= max_chars {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(max_chars).collect::<String>())
     }
 }
 
@@ -286,21 +278,21 @@ pub fn parse_as_of(text: &str) -> Result<DateTime<Utc>> {
     let parsed = DateTime::parse_from_rfc3339(text.trim()).map_err(|_| {
         EngineError::invalid_option(format!(
             "asOf must be an ISO-8601 date-time with Z or an offset, such as 2026-11-28T06:00:00Z, got {:?}",
-            truncate(text, 80)
+            echo(text, 80)
         ))
     })?;
     let utc = parsed.with_timezone(&Utc);
     if !(1900..=9999).contains(&utc.year()) {
         return Err(EngineError::invalid_option(format!(
             "asOf must be between the years 1900 and 9999, got {:?}",
-            truncate(text, 80)
+            echo(text, 80)
         )));
     }
     // chrono reads `:60` on any date as a leap second; PostgreSQL and V1 have none.
     if utc.nanosecond() >= 1_000_000_000 {
         return Err(EngineError::invalid_option(format!(
             "asOf must not be a leap second (seconds 60), got {:?}",
-            truncate(text, 80)
+            echo(text, 80)
         )));
     }
     Ok(utc.trunc_subsecs(6))

@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{EngineError, ErrorCode, Result};
+use crate::error::{echo, EngineError, ErrorCode, Result};
 use crate::generators;
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -81,13 +81,9 @@ pub fn find(name_or_legacy_id: &str) -> Result<&'static Generator> {
                 .collect();
             EngineError::new(
                 ErrorCode::UnknownGenerator,
-                format!("unknown generator {:?}; the known generators are: {}", truncate(key), known.join("; ")),
+                format!("unknown generator {:?}; the known generators are: {}", echo(key, 100), known.join("; ")),
             )
         })
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(100).collect()
 }
 
 pub fn list() -> Vec<GeneratorInfo> {

@@ -128,7 +128,7 @@ impl ExplainResult {
     pub fn failure(user_id: &str, error: EngineError) -> Self {
         ExplainResult {
             success: false,
-            user_id: user_id.chars().take(80).collect(),
+            user_id: crate::error::echo(user_id, 80),
             explanation: None,
             error: Some(error.message),
             error_code: Some(error.code.as_str()),

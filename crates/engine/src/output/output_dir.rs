@@ -19,6 +19,15 @@ impl OutputDir {
         &self.path
     }
 
+    /// The directory, made again if it is gone: another run that had created it may have
+    /// removed it, empty, when that run failed or wrote nothing.
+    pub fn for_writing(&self) -> Result<&Path> {
+        fs::create_dir_all(&self.path).map_err(|e| {
+            EngineError::new(ErrorCode::OutputDir, format!("outputDir {:?} could not be created: {e}", self.path.display()))
+        })?;
+        Ok(&self.path)
+    }
+
     /// Keeps the directories this run created.
     pub fn keep(mut self) {
         self.created.clear();
@@ -45,8 +54,10 @@ pub fn prepare_output_dir(dir: &Path) -> Result<OutputDir> {
             format!("outputDir {shown:?} exists and is not a directory; pass a directory path"),
         ));
     }
-    let missing: Vec<PathBuf> =
-        dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).map(Path::to_path_buf).collect();
+    // Absolute: the host may change its working directory while the run goes on.
+    let absolute = std::path::absolute(dir)
+        .map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))?;
+    let missing: Vec<PathBuf> = absolute.ancestors().take_while(|d| !d.exists()).map(Path::to_path_buf).collect();
     fs::create_dir_all(dir).map_err(|e| {
         EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} could not be created: {e}"))
     })?;
@@ -91,6 +102,17 @@ mod tests {
 
         prepare_output_dir(&nested).unwrap().keep();
         assert!(nested.is_dir());
+    }
+
+    #[test]
+    fn a_directory_removed_by_another_run_is_made_again_for_writing() {
+        let root = tempfile::tempdir().unwrap();
+        let nested = root.path().join("shared");
+        let first = prepare_output_dir(&nested).unwrap();
+        let second = prepare_output_dir(&nested).unwrap(); // found it: not its own
+        drop(first); // the run that made it writes nothing: it goes
+        assert!(!nested.exists());
+        assert!(second.for_writing().unwrap().is_dir());
     }
 
     #[test]

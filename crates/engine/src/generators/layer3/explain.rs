@@ -260,7 +260,7 @@ pub fn parse_user_id(text: &str) -> Result<Uuid> {
     Uuid::parse_str(text.trim()).map_err(|_| {
         EngineError::invalid_option(format!(
             "userId must be a UUID such as 0e54067c-4c0e-4e4a-8a23-a47661578059, got {:?}",
-            text.chars().take(80).collect::<String>()
+            crate::error::echo(text, 80)
         ))
     })
 }

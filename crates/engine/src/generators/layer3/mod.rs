@@ -373,7 +373,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
             let written = tokio::task::spawn_blocking(move || {
-                let written = write_files(dir.path().to_path_buf(), stamp, &audiences, &enrichment, manifest)?;
+                let written = write_files(dir.for_writing()?.to_path_buf(), stamp, &audiences, &enrichment, manifest)?;
                 dir.keep();
                 Ok::<_, EngineError>(written)
             })

@@ -292,7 +292,8 @@ impl PreferredSizes {
     }
 }
 
-/// The preferred `mens_size` values of the users of `users`.
+/// The preferred `mens_size` values of the users of `users`. `size_values` are an attribute's
+/// values (tens): ranking them by `MinValueColumn::rank_of`, a scan each, stays cheap.
 pub async fn read_sizes(
     conn: &mut PgConnection,
     users: &[Uuid],
