@@ -657,6 +657,22 @@ describe('integration details', () => {
     expect(v2).toMatchObject({ code: 'CANCELLED' });
   });
 
+  test('an abort after the V1 script finished is too late: the run succeeds, and what it left running is killed', async () => {
+    const scriptsDir = path.join(scratch, 'stub-finished');
+    // Leaves a child holding stdout open, so 'close' waits for it, and exits 0 with a result.
+    stubScript(
+      scriptsDir,
+      'finished_script',
+      'subprocess.Popen(["sleep", "60"])\nprint(json.dumps({"success": True, "csvFiles": [], "audienceSize": 0}), flush=True)',
+    );
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = executeAudienceGeneration(automation('finished_script'), config(capture(), { engineVersion: 'v1', scriptsDir, signal: controller.signal }));
+    setTimeout(() => controller.abort(), 1500);
+    expect(await pending).toMatchObject({ success: true, audienceSize: 0 });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   test('an automation id longer than V2 records is cut, with a warning, not refused', async () => {
     const logs = capture();
     const result = await executeAudienceGeneration(automation('layer3-behavior', undefined, 'x'.repeat(250)), config(logs, { engineVersion: 'v2' }));

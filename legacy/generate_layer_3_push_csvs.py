@@ -698,6 +698,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for kind, audience_type, *_ in AUDIENCES:
                 log(f"{audience_type}: {len(audiences[kind])} rows")
+            # From here the run completes: a SIGTERM would only leave a set half-placed, or placed
+            # without the result line that reports it. (The host ignores a cancel once the
+            # script has exited with its result.)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             files = write_files(args.output_dir, stamp, audiences)
             result = {
                 "success": True,
@@ -719,7 +723,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _exit_on_sigterm(signum, frame):
     # A timeout or a cancel in the Node host sends SIGTERM: raise SystemExit instead of dying at
-    # once, so the `finally` and `except BaseException` blocks remove placed and temp files.
+    # once, so the `finally` and `except BaseException` blocks remove placed and temp files. A
+    # second SIGTERM must not interrupt that cleanup.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(128 + signum)
 
 

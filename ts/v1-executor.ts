@@ -120,12 +120,11 @@ function missingModuleHint(stderr: string): string {
   );
 }
 
-/** The last lines of `text` (at most STDERR_TAIL_LINES lines / STDERR_TAIL_CHARS characters), redacted. */
+/** The last lines of `text` (at most STDERR_TAIL_LINES lines / STDERR_TAIL_CHARS characters), redacted before they are cut. */
 export function tailOf(text: string, databaseUrl?: string): string {
   const lines = text.replace(/\s+$/, '').split('\n');
-  let tail = lines.slice(-STDERR_TAIL_LINES).join('\n');
-  if (tail.length > STDERR_TAIL_CHARS) tail = `…${tail.slice(-STDERR_TAIL_CHARS)}`;
-  return redactSecrets(tail, databaseUrl);
+  const tail = redactSecrets(lines.slice(-STDERR_TAIL_LINES).join('\n'), databaseUrl);
+  return tail.length > STDERR_TAIL_CHARS ? `…${tail.slice(-STDERR_TAIL_CHARS)}` : tail;
 }
 
 /** Runs `<python> <scriptsDir>/<scriptId>.py` and resolves its parsed result; rejects with a V1ScriptError. */
@@ -238,7 +237,11 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
     };
 
     let cancelled = false;
+    let stopping = false;
+    // Once: a second SIGTERM would land in the script's own cleanup.
     const stop = () => {
+      if (stopping) return;
+      stopping = true;
       killGroup('SIGTERM');
       killTimer = setTimeout(() => killGroup('SIGKILL'), 2000);
       killTimer.unref();
@@ -247,15 +250,18 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
       timedOut = true;
       stop();
     }, timeoutMs);
-    // Once the script has exited, its files are in place: an abort then comes too late.
     let exited = false;
     child.on('exit', () => {
       exited = true;
     });
     const onAbort = () => {
-      if (exited) return;
-      cancelled = true;
-      stop();
+      // After the script has exited an abort comes too late for its files; what it may have
+      // left running (holding the pipes open) is killed all the same.
+      if (exited) killGroup('SIGKILL');
+      else {
+        cancelled = true;
+        stop();
+      }
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -283,6 +289,25 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
     child.on('close', (code, signal) => {
       emitLine(partialLine.replace(/\r$/, ''));
       partialLine = '';
+      const lastLine = stdout.replace(/\s+$/, '').split('\n').pop()?.trim() ?? '';
+      let parsed: unknown;
+      try {
+        parsed = lastLine ? JSON.parse(lastLine) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      const result = validateResult(parsed);
+      // A script that finished (exit 0, a valid result) has written its files: a timeout or an
+      // abort that came meanwhile is too late, and the run succeeded.
+      if (code === 0 && typeof result !== 'string') {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (killTimer) clearTimeout(killTimer);
+        options.signal?.removeEventListener('abort', onAbort);
+        resolve({ ...result, executionTimeMs: Date.now() - started, command: { python, script } });
+        return;
+      }
       if (timedOut || cancelled) {
         // Make sure nothing the script started outlives it.
         killGroup('SIGKILL');
@@ -312,33 +337,17 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
         );
         return;
       }
-      let parsed: unknown;
-      const lastLine = stdout.replace(/\s+$/, '').split('\n').pop()?.trim() ?? '';
-      try {
-        parsed = lastLine ? JSON.parse(lastLine) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      const result = validateResult(parsed);
-      if (typeof result === 'string') {
-        fail(
-          new V1ScriptError({
-            kind: 'bad_output',
-            scriptId,
-            message: `${describe} exited 0 but its last stdout line is not a valid JSON result (${result}): ${JSON.stringify(
-              redactSecrets(lastLine.slice(0, 300), databaseUrl),
-            )}`,
-            exitCode: code,
-            stderrTail: tailOf(stderr, databaseUrl),
-          }),
-        );
-        return;
-      }
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      resolve({ ...result, executionTimeMs: Date.now() - started, command: { python, script } });
+      fail(
+        new V1ScriptError({
+          kind: 'bad_output',
+          scriptId,
+          message: `${describe} exited 0 but its last stdout line is not a valid JSON result (${result}): ${JSON.stringify(
+            redactSecrets(lastLine, databaseUrl).slice(0, 300),
+          )}`,
+          exitCode: code,
+          stderrTail: tailOf(stderr, databaseUrl),
+        }),
+      );
     });
   });
 }

@@ -20,11 +20,18 @@ impl OutputDir {
     }
 
     /// The directory, made again if it is gone: another run that had created it may have
-    /// removed it, empty, when that run failed or wrote nothing.
-    pub fn for_writing(&self) -> Result<&Path> {
+    /// removed it, empty, when that run failed or wrote nothing. What this makes again is this
+    /// run's to remove.
+    pub fn for_writing(&mut self) -> Result<&Path> {
+        let missing = missing_ancestors(&self.path);
         fs::create_dir_all(&self.path).map_err(|e| {
             EngineError::new(ErrorCode::OutputDir, format!("outputDir {:?} could not be created: {e}", self.path.display()))
         })?;
+        for dir in missing {
+            if !self.created.contains(&dir) {
+                self.created.push(dir);
+            }
+        }
         Ok(&self.path)
     }
 
@@ -37,12 +44,19 @@ impl OutputDir {
 impl Drop for OutputDir {
     fn drop(&mut self) {
         for dir in &self.created {
-            // Fails, and stops, at the first directory that is not empty.
-            if fs::remove_dir(dir).is_err() {
-                break;
+            match fs::remove_dir(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // gone already
+                // Stops at the first directory that is not empty (or cannot be removed).
+                Err(_) => break,
+                Ok(()) => {}
             }
         }
     }
+}
+
+/// `dir` and those of its ancestors that do not exist, deepest first.
+fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors().take_while(|d| !d.exists()).map(Path::to_path_buf).collect()
 }
 
 /// Creates the output directory if missing and checks that it is a writable directory.
@@ -57,7 +71,7 @@ pub fn prepare_output_dir(dir: &Path) -> Result<OutputDir> {
     // Absolute: the host may change its working directory while the run goes on.
     let absolute = std::path::absolute(dir)
         .map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))?;
-    let missing: Vec<PathBuf> = absolute.ancestors().take_while(|d| !d.exists()).map(Path::to_path_buf).collect();
+    let missing = missing_ancestors(&absolute);
     fs::create_dir_all(dir).map_err(|e| {
         EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} could not be created: {e}"))
     })?;
@@ -112,7 +126,10 @@ mod tests {
         let second = prepare_output_dir(&nested).unwrap(); // found it: not its own
         drop(first); // the run that made it writes nothing: it goes
         assert!(!nested.exists());
+        let mut second = second;
         assert!(second.for_writing().unwrap().is_dir());
+        drop(second); // it wrote nothing either: what it made again goes too
+        assert!(!nested.exists());
     }
 
     #[test]

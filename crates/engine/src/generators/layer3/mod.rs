@@ -369,7 +369,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             metadata["manifest"] = with_files(manifest, None, planned);
             (Vec::new(), None)
         }
-        Some(dir) => {
+        Some(mut dir) => {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
             let written = tokio::task::spawn_blocking(move || {
