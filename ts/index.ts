@@ -56,7 +56,8 @@ export async function explainUser(userId: string, options: ExplainOptions = {}):
     const result = (await cancellable(read.signal, (runId) =>
       native.nativeExplainUser(userId, read.wire, read.onLog, runId),
     )) as ExplainResult;
-    return { ...result, userId: redactSecrets(result.userId ?? userId), actions: result.actions ?? [] };
+    // The engine's userId is the parsed id, or the argument echoed with any password hidden.
+    return { ...result, actions: result.actions ?? [] };
   } catch (error) {
     return fail('INTERNAL', `the native engine failed: ${(error as Error)?.message ?? String(error)}`);
   }
