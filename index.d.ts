@@ -19,16 +19,18 @@ export declare function nativeCancel(runId: string): boolean
  * Explains one user's place in the Layer 3 audiences. Private: use `explainUser()`.
  * `runId` registers it for `nativeCancel`, as for `nativeGenerate`.
  */
-export declare function nativeExplainUser(userId: string, options: any, onLog?: ((event: any) => void) | undefined | null, runId?: string | undefined | null): Promise<any>
+export declare function nativeExplainUser(userId: string, options: any, environment: Record<string, string>, onLog?: ((event: any) => void) | undefined | null, runId?: string | undefined | null): Promise<any>
 
 /** Forgets `runId`: after its run, or when the run never started. */
 export declare function nativeForgetRun(runId: string): void
 
 /**
  * Runs a generator. Private: use `generate()` from the package's main module.
- * `options` maps option names to tagged values; resolves the result object, never rejects.
+ * `options` maps option names to tagged values; `environment` holds the caller's `PG*`
+ * variables (read from `process.env`, which this process's own environment may not mirror).
+ * Resolves the result object, never rejects.
  */
-export declare function nativeGenerate(name: string, options: any, onLog?: ((event: any) => void) | undefined | null, runId?: string | undefined | null): Promise<any>
+export declare function nativeGenerate(name: string, options: any, environment: Record<string, string>, onLog?: ((event: any) => void) | undefined | null, runId?: string | undefined | null): Promise<any>
 
 /** The registered generators. Private: use `listGenerators()`. */
 export declare function nativeListGenerators(): any

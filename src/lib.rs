@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use audience_engine::conninfo::PgEnv;
 use audience_engine::options::RawOptions;
 use audience_engine::{log::LogSink, registry, run, EngineError, ErrorCode};
 use napi::bindgen_prelude::*;
@@ -20,18 +21,21 @@ type LogCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, 
 static RUNS: LazyLock<Mutex<HashMap<String, CancellationToken>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Runs a generator. Private: use `generate()` from the package's main module.
-/// `options` maps option names to tagged values; resolves the result object, never rejects.
+/// `options` maps option names to tagged values; `environment` holds the caller's `PG*`
+/// variables (read from `process.env`, which this process's own environment may not mirror).
+/// Resolves the result object, never rejects.
 #[napi(js_name = "nativeGenerate")]
 pub async fn native_generate(
     name: String,
     options: serde_json::Value,
+    environment: HashMap<String, String>,
     #[napi(ts_arg_type = "((event: any) => void) | undefined | null")] on_log: Option<LogCallback>,
     run_id: Option<String>,
 ) -> Result<serde_json::Value> {
     let (cancel, _registered) = register(run_id)?;
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
-        Ok(raw) => run::generate(&name, &raw, sink, cancel).await,
+        Ok(raw) => run::generate(&name, &raw, &PgEnv::from_vars(environment), sink, cancel).await,
         Err(e) => run::GeneratorResult::failure(options_error(e), 0.0),
     };
     serde_json::to_value(result).map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
@@ -43,13 +47,14 @@ pub async fn native_generate(
 pub async fn native_explain_user(
     user_id: String,
     options: serde_json::Value,
+    environment: HashMap<String, String>,
     #[napi(ts_arg_type = "((event: any) => void) | undefined | null")] on_log: Option<LogCallback>,
     run_id: Option<String>,
 ) -> Result<serde_json::Value> {
     let (cancel, _registered) = register(run_id)?;
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
-        Ok(raw) => serde_json::to_value(run::explain_user(&user_id, &raw, sink, cancel).await),
+        Ok(raw) => serde_json::to_value(run::explain_user(&user_id, &raw, &PgEnv::from_vars(environment), sink, cancel).await),
         Err(e) => serde_json::to_value(run::ExplainResult::failure(&user_id, options_error(e))),
     };
     result.map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))

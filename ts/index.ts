@@ -28,7 +28,7 @@ export async function generate(nameOrLegacyId: string, options: GeneratorOptions
   }
   try {
     return (await cancellable(read.signal, (runId) =>
-      native.nativeGenerate(nameOrLegacyId, read.wire, read.onLog, runId),
+      native.nativeGenerate(nameOrLegacyId, read.wire, pgEnvironment(), read.onLog, runId),
     )) as GeneratorResult;
   } catch (error) {
     return failure('INTERNAL', `the native engine failed: ${(error as Error)?.message ?? String(error)}`, started);
@@ -54,7 +54,7 @@ export async function explainUser(userId: string, options: ExplainOptions = {}):
   if (read.signal?.aborted) return fail('CANCELLED', 'the explanation was cancelled before it started');
   try {
     const result = (await cancellable(read.signal, (runId) =>
-      native.nativeExplainUser(userId, read.wire, read.onLog, runId),
+      native.nativeExplainUser(userId, read.wire, pgEnvironment(), read.onLog, runId),
     )) as ExplainResult;
     // The engine's userId is the parsed id, or the argument echoed with any password hidden.
     return { ...result, actions: result.actions ?? [] };
@@ -116,6 +116,16 @@ function toWireOptions(options: Record<string, unknown>): Record<string, WireVal
     wire.databaseUrl = { type: 'string', value: process.env.DATABASE_URL };
   }
   return wire;
+}
+
+/** The variables libpq reads for TLS (`PGSSLMODE`, …), as `process.env` has them at call time. */
+function pgEnvironment(): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const name of ['PGSSLMODE', 'PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY']) {
+    const value = process.env[name];
+    if (value !== undefined) environment[name] = value;
+  }
+  return environment;
 }
 
 /** The registered generators. */

@@ -4,12 +4,14 @@ export interface NativeBinding {
   nativeGenerate(
     name: string,
     options: Record<string, WireValue>,
+    environment: Record<string, string>,
     onLog?: ((event: unknown) => void) | null,
     runId?: string | null,
   ): Promise<unknown>;
   nativeExplainUser(
     userId: string,
     options: Record<string, WireValue>,
+    environment: Record<string, string>,
     onLog?: ((event: unknown) => void) | null,
     runId?: string | null,
   ): Promise<unknown>;

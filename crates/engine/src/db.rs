@@ -4,16 +4,16 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use crate::conninfo::{self, PgEnv, SslMode, Target};
 use crate::error::{EngineError, ErrorCode, Result};
 
 /// Connections that runs may hold at once, per database URL. A run takes all the
@@ -33,22 +33,23 @@ const WORK_MEM: &str = "64MB";
 pub struct Database {
     pool: PgPool,
     permits: Arc<Semaphore>,
+    target: Arc<Target>,
 }
 
 static DATABASES: LazyLock<Mutex<HashMap<String, Database>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// The database at `database_url`, its pool created on first use and reused after.
-/// Must be called inside a tokio runtime. Connecting is lazy: errors surface on first use.
-pub fn database_for(database_url: &str) -> Result<Database> {
+/// The database at `database_url` (with the caller's `PG*` environment `env`), its pool created
+/// on first use and reused after: one pool per distinct URL and TLS settings. Must be called
+/// inside a tokio runtime. Connecting is lazy: errors surface on first use, but every file the
+/// URL names is checked here.
+pub fn database_for(database_url: &str, env: &PgEnv) -> Result<Database> {
+    let target = conninfo::resolve(database_url, env, std::env::home_dir().as_deref())?;
     let mut databases = DATABASES.lock().map_err(|_| EngineError::internal("the pool registry lock is poisoned"))?;
-    if let Some(database) = databases.get(database_url)
+    if let Some(database) = databases.get(&target.key)
         && !database.pool.is_closed()
     {
         return Ok(database.clone());
     }
-    let connect_options = PgConnectOptions::from_str(database_url)
-        .map_err(|e| EngineError::from_sqlx("reading databaseUrl", e))?
-        .application_name("audience-engine");
     let pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .min_connections(0)
@@ -57,31 +58,39 @@ pub fn database_for(database_url: &str) -> Result<Database> {
         .acquire_timeout(Duration::from_secs(3600))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                // Settings go here rather than in the startup packet so they also work behind a pooler.
-                // TimeZone and DateStyle decide how `last_active::text` reads (the contract's rule).
-                // Custom plans: each bound id list is a constant to the planner, so it is sized
-                // right and `= ANY($n)` is matched through a hash table (generic plans search the
-                // array row by row). No parallel workers: a run spreads its queries over its own
-                // connections instead. No merge joins: with the id lists misjudged the planner
-                // would sort or walk a whole table in index order (8 s instead of 2 s at 1M users).
-                sqlx::raw_sql(
-                    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET jit = off; \
-                     SET plan_cache_mode = force_custom_plan; SET max_parallel_workers_per_gather = 0; \
-                     SET enable_mergejoin = off",
-                )
-                    .execute(&mut *conn)
-                    .await?;
-                // Best effort: PostgreSQL 14+ then stops a query within a second when its client is
-                // gone (a killed host process). Older servers lack the setting and Windows servers
-                // refuse any value but 0: either way the session goes on without it.
+                // Best effort, and the only session setting: PostgreSQL 14+ then stops a query within
+                // a second when its client is gone (a killed host process). Older servers lack the
+                // setting, Windows servers refuse any value but 0, and behind a pooler the server's
+                // client is the pooler: in each case the run goes on without it. Every setting a
+                // run's results depend on is set inside its transactions instead (see `begin`).
                 let _ = sqlx::raw_sql("SET client_connection_check_interval = '1s'").execute(&mut *conn).await;
                 Ok(())
             })
         })
-        .connect_lazy_with(connect_options);
-    let database = Database { pool, permits: Arc::new(Semaphore::new(RUN_CONNECTIONS as usize)) };
-    databases.insert(database_url.to_string(), database.clone());
+        .connect_lazy_with(target.options.clone());
+    let database = Database { pool, permits: Arc::new(Semaphore::new(RUN_CONNECTIONS as usize)), target: Arc::new(target) };
+    databases.insert(database.target.key.clone(), database.clone());
     Ok(database)
+}
+
+impl Database {
+    /// A failed connection attempt, in the words of its TLS settings where it is about them.
+    fn connect_error(&self, doing: &str, error: sqlx::Error) -> EngineError {
+        conninfo::connect_error(doing, &self.target.tls, &error).unwrap_or_else(|| EngineError::from_sqlx(doing, error))
+    }
+
+    /// Opens a transaction. Under `sslmode=allow`, as in libpq, a server that refuses an
+    /// unencrypted connection is asked again over TLS (and the pool keeps to TLS from then on).
+    async fn begin_transaction(&self, statement: &'static str) -> Result<Transaction<'static, Postgres>> {
+        match self.pool.begin_with(statement).await {
+            Ok(tx) => Ok(tx),
+            Err(error) if self.target.tls.mode == SslMode::Allow && conninfo::refused_without_tls(&error) => {
+                self.pool.set_connect_options(self.target.with_tls_required());
+                self.pool.begin_with(statement).await.map_err(|e| self.connect_error("connecting to the database", e))
+            }
+            Err(error) => Err(self.connect_error("connecting to the database", error)),
+        }
+    }
 }
 
 /// Closes every pool and waits for their connections to close.
@@ -145,6 +154,7 @@ impl RunSnapshot {
             let mut all = vec![first];
             if connections > 1 {
                 let (exported,): (String,) = sqlx::query_as("SELECT pg_export_snapshot()")
+                    .persistent(false)
                     .fetch_one(&mut *all[0].tx)
                     .await
                     .map_err(|e| EngineError::from_sqlx("exporting the snapshot", e))?;
@@ -159,7 +169,7 @@ impl RunSnapshot {
         // us (down, wrong password, no such database), so nobody waits the full timeout.
         let early_check = async {
             tokio::time::sleep(settings.acquire_timeout.min(EARLY_CHECK_AFTER)).await;
-            match direct_attempt(&database.pool).await {
+            match direct_attempt(database).await {
                 Some(Err(refused)) => refused,
                 _ => std::future::pending().await,
             }
@@ -169,7 +179,7 @@ impl RunSnapshot {
             _ = cancel.cancelled() => Err(EngineError::cancelled()),
             opened = tokio::time::timeout(settings.acquire_timeout, open) => match opened {
                 Ok(result) => result,
-                Err(_) => Err(diagnose_timeout(&database.pool, settings.acquire_timeout).await),
+                Err(_) => Err(diagnose_timeout(database, settings.acquire_timeout).await),
             },
             refused = early_check => Err(refused),
         }
@@ -184,6 +194,13 @@ impl RunSnapshot {
     }
 }
 
+/// Sets a run's transaction up; answers its server process id and `now()`.
+const SETTINGS_SQL: &str = "SELECT pg_backend_pid(), now() FROM (SELECT \
+    set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), \
+    set_config('statement_timeout', $1, true), set_config('work_mem', $2, true), \
+    set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true), \
+    set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_mergejoin', 'off', true)) AS settings";
+
 /// Opens one transaction of the run: its own snapshot, or the exported one.
 async fn begin(
     database: &Database,
@@ -191,11 +208,7 @@ async fn begin(
     cancel: &CancellationToken,
     exported: Option<&str>,
 ) -> Result<(Connection, DateTime<Utc>)> {
-    let mut tx = database
-        .pool
-        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(|e| EngineError::from_sqlx("connecting to the database", e))?;
+    let mut tx = database.begin_transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
     if let Some(id) = exported {
         // SET TRANSACTION SNAPSHOT takes no parameters. The id comes from the server's
         // pg_export_snapshot() and is checked to be hex digits and dashes.
@@ -207,14 +220,23 @@ async fn begin(
             .await
             .map_err(|e| EngineError::from_sqlx("sharing the snapshot", e))?;
     }
-    let (backend_pid, now, _, _): (i32, DateTime<Utc>, String, String) = sqlx::query_as(
-        "SELECT pg_backend_pid(), now(), set_config('statement_timeout', $1, true), set_config('work_mem', $2, true)",
-    )
-    .bind(settings.statement_timeout.as_millis().to_string())
-    .bind(WORK_MEM)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| EngineError::from_sqlx("starting the snapshot transaction", e))?;
+    // The run's settings hold for this transaction only (`set_config(…, true)`, as SET LOCAL):
+    // behind a transaction-mode pooler (PgBouncer, Supabase's port 6543, Neon's pooled
+    // endpoint) each transaction may run on another server connection, so settings made once
+    // per client connection could be missing. TimeZone and DateStyle decide how
+    // `last_active::text` reads and, on `timestamp` columns, the window itself. Custom plans:
+    // each bound id list is a constant to the planner, so it is sized right and `= ANY($n)` is
+    // matched through a hash table (generic plans search the array row by row). No parallel
+    // workers: a run spreads its queries over its own connections instead. No merge joins: with
+    // the id lists misjudged the planner would sort or walk a whole table in index order (8 s
+    // instead of 2 s at 1M users).
+    let (backend_pid, now): (i32, DateTime<Utc>) = sqlx::query_as(SETTINGS_SQL)
+        .bind(settings.statement_timeout.as_millis().to_string())
+        .bind(WORK_MEM)
+        .persistent(false)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| EngineError::from_sqlx("starting the snapshot transaction", e))?;
     let canceller = Canceller { pool: database.pool.clone(), backend_pid, cancel: cancel.clone() };
     Ok((Connection { tx, canceller }, now))
 }
@@ -275,23 +297,31 @@ const EARLY_CHECK_AFTER: Duration = Duration::from_millis(500);
 
 /// One connection attempt outside the pool: `None` if the host does not answer in time,
 /// `Some(Err)` with the reason if the database refuses, `Some(Ok)` if it accepts.
-async fn direct_attempt(pool: &PgPool) -> Option<std::result::Result<(), EngineError>> {
+async fn direct_attempt(database: &Database) -> Option<std::result::Result<(), EngineError>> {
     use sqlx::Connection;
-    let options = (*pool.connect_options()).clone();
-    match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect_with(&options)).await {
-        Err(_) => None,
-        Ok(Err(error)) => Some(Err(EngineError::from_sqlx("connecting to the database", error))),
-        Ok(Ok(connection)) => {
-            let _ = connection.close().await;
-            Some(Ok(()))
+    let attempt = |options| async move {
+        match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect_with(&options)).await {
+            Err(_) => None,
+            Ok(Err(error)) => Some(Err(error)),
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+                Some(Ok(()))
+            }
         }
-    }
+    };
+    let outcome = match attempt((*database.pool.connect_options()).clone()).await {
+        Some(Err(error)) if database.target.tls.mode == SslMode::Allow && conninfo::refused_without_tls(&error) => {
+            attempt(database.target.with_tls_required()).await
+        }
+        outcome => outcome,
+    };
+    outcome.map(|result| result.map_err(|error| database.connect_error("connecting to the database", error)))
 }
 
 /// After an acquire timeout: why no connection came.
-async fn diagnose_timeout(pool: &PgPool, acquire_timeout: Duration) -> EngineError {
+async fn diagnose_timeout(database: &Database, acquire_timeout: Duration) -> EngineError {
     let waited = acquire_timeout.as_millis();
-    match direct_attempt(pool).await {
+    match direct_attempt(database).await {
         Some(Err(refused)) => refused,
         Some(Ok(())) => EngineError::new(
             ErrorCode::DatabaseUnreachable,
@@ -330,12 +360,15 @@ impl Canceller {
     }
 
     async fn cancel_on_server(&self) {
-        // Best effort: if this fails the statement timeout still ends the query.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(5),
-            sqlx::query("SELECT pg_cancel_backend($1)").bind(self.backend_pid).execute(&self.pool),
-        )
-        .await;
+        // In a transaction of its own, so that a transaction-mode pooler keeps the statement's
+        // parse and execution on one server connection. Best effort: if this fails the
+        // statement timeout still ends the query.
+        let cancel = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("SELECT pg_cancel_backend($1)").bind(self.backend_pid).persistent(false).execute(&mut *tx).await?;
+            tx.commit().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), cancel).await;
     }
 }
 

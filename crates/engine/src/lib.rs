@@ -2,6 +2,7 @@
 //! written as CSV files. The Node addon (the crate at the repository root) is a thin
 //! layer over `run::generate`, `registry::list` and `db::shutdown`.
 
+pub mod conninfo;
 pub mod db;
 pub mod error;
 pub mod generators;

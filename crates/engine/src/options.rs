@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, SubsecRound, Timelike, Utc};
 use serde::Deserialize;
 
+use crate::conninfo::PgEnv;
 use crate::error::{echo, EngineError, Result};
 
 pub const DEFAULT_LOOKBACK_HOURS: f64 = 48.0;
@@ -104,6 +105,8 @@ pub struct GeneratorOptions {
     /// `None`: the database's `now()` at the start of the run's transaction.
     pub as_of: Option<DateTime<Utc>>,
     pub database_url: String,
+    /// The caller's `PG*` TLS variables, which apply where the URL does not set the parameter.
+    pub pg_env: PgEnv,
     pub min_inventory_count: i64,
     pub min_wishlist_count: i64,
     pub statement_timeout: Duration,
@@ -121,6 +124,7 @@ impl GeneratorOptions {
             automation_id: None,
             as_of: None,
             database_url: database_url.into(),
+            pg_env: PgEnv::default(),
             min_inventory_count: DEFAULT_MIN_INVENTORY_COUNT,
             min_wishlist_count: DEFAULT_MIN_WISHLIST_COUNT,
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
@@ -213,6 +217,7 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
         automation_id,
         as_of,
         database_url,
+        pg_env: PgEnv::default(),
         min_inventory_count,
         min_wishlist_count,
         statement_timeout,

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::log::{Level, LogSink, Logger};
-use crate::options::{explain_options, parse_options, RawOptions, JS_OPTIONS};
+use crate::conninfo::PgEnv;
+use crate::options::{explain_options, parse_options, GeneratorOptions, RawOptions, JS_OPTIONS};
 use crate::registry::{self, OutputFile, RunContext};
 
 /// The result of a run, as `generate*()` resolves it.
@@ -53,6 +54,7 @@ impl GeneratorResult {
 pub async fn generate(
     name_or_legacy_id: &str,
     raw: &RawOptions,
+    env: &PgEnv,
     sink: Option<LogSink>,
     cancel: CancellationToken,
 ) -> GeneratorResult {
@@ -62,7 +64,7 @@ pub async fn generate(
     let logger = Logger::new(log_name, sink);
     let outcome = async {
         let generator = generator?;
-        let options = parse_options(raw)?;
+        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw)? };
         let ctx = RunContext { options, logger: logger.clone(), cancel, started_at: Utc::now() };
         let run = (generator.run)(&ctx);
         AssertUnwindSafe(run)
@@ -140,6 +142,7 @@ impl ExplainResult {
 pub async fn explain_user(
     user_id: &str,
     raw: &RawOptions,
+    env: &PgEnv,
     sink: Option<LogSink>,
     cancel: CancellationToken,
 ) -> ExplainResult {
@@ -152,7 +155,7 @@ pub async fn explain_user(
             )));
         }
         let id = crate::generators::layer3::explain::parse_user_id(user_id)?;
-        let options = parse_options(raw)?;
+        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw)? };
         AssertUnwindSafe(crate::generators::layer3::explain::explain(id, &options, &logger, cancel))
             .catch_unwind()
             .await

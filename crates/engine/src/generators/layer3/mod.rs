@@ -274,7 +274,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
 
     let phase = log.phase("connect", "opening a read-only snapshot on 3 connections");
-    let database = database_for(&options.database_url)?;
+    let database = database_for(&options.database_url, &options.pg_env)?;
     let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);

@@ -1,4 +1,6 @@
-//! Layer 3's SQL and the rows it returns. Every value is a bound parameter.
+//! Layer 3's SQL and the rows it returns. Every value is a bound parameter, and every query
+//! is an unnamed statement (`persistent(false)`): behind a transaction-mode pooler a named
+//! one, prepared on one server connection, is missing or taken on the next.
 //!
 //! Column types differ between real schemas, so the SQL casts what it reads:
 //! `status::text` (text, varchar or enum), `created_at::timestamptz` (timestamp read as
@@ -40,7 +42,7 @@ const DELETED_USERS_SQL: &str = "SELECT u.id FROM users u WHERE u.deleted_at <> 
 /// The ids of the soft-deleted users (`deleted_at <> 0`).
 pub async fn read_deleted_users(conn: &mut PgConnection) -> Result<Vec<Uuid>> {
     sqlx::query_scalar(DELETED_USERS_SQL)
-        .fetch_all(conn)
+        .persistent(false).fetch_all(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the deleted users", e))
 }
@@ -83,7 +85,7 @@ pub async fn read_actions(
     };
     let doing = format!("reading {} activity", kind.as_str());
     let mut rows =
-        sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql).bind(start).bind(end).fetch(conn);
+        sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>, Uuid)>(sql).bind(start).bind(end).persistent(false).fetch(conn);
     while let Some((user_id, variant_id, created_at, record_id)) =
         rows.try_next().await.map_err(|e| EngineError::from_sqlx(&doing, e))?
     {
@@ -141,7 +143,7 @@ pub async fn read_counts(
         Demand::Inventory => (INVENTORY_COUNTS_SQL, "counting open inventory"),
         Demand::Wishlist => (WISHLIST_COUNTS_SQL, "counting wishlist items"),
     };
-    fetch_counts(sqlx::query_as(sql).bind(variants).bind(deleted).bind(minimum).fetch(conn), doing).await
+    fetch_counts(sqlx::query_as(sql).bind(variants).bind(deleted).bind(minimum).persistent(false).fetch(conn), doing).await
 }
 
 // One variant's demand (explainUser): the same rules as the counts above, through the
@@ -166,7 +168,7 @@ pub async fn read_one_variant_demand(conn: &mut PgConnection, demand: Demand, va
         Demand::Inventory => (ONE_VARIANT_INVENTORY_COUNT_SQL, "counting open inventory"),
         Demand::Wishlist => (ONE_VARIANT_WISHLIST_COUNT_SQL, "counting wishlist items"),
     };
-    sqlx::query_scalar(sql).bind(variant).fetch_one(conn).await.map_err(|e| EngineError::from_sqlx(doing, e))
+    sqlx::query_scalar(sql).bind(variant).persistent(false).fetch_one(conn).await.map_err(|e| EngineError::from_sqlx(doing, e))
 }
 
 /// The profile columns of users, each value at its user's slot (`slots`).
@@ -233,7 +235,7 @@ WHERE u.id = ANY($1::uuid[])
 /// `username` and `first_name` of each user of `users`, stored at the user's slot.
 pub async fn read_names(conn: &mut PgConnection, users: &[Uuid], slots: &Slots) -> Result<(TextColumn, TextColumn)> {
     let (mut usernames, mut first_names) = (TextColumn::new(slots.len()), TextColumn::new(slots.len()));
-    let rows = sqlx::query(NAMES_SQL).bind(users).fetch(conn);
+    let rows = sqlx::query(NAMES_SQL).bind(users).persistent(false).fetch(conn);
     for_each_row(rows, "reading user names", |row| {
         let slot = slot_of(slots, row)?;
         usernames.set(slot, row.try_get(1)?).map_err(column_error)?;
@@ -265,7 +267,7 @@ WHERE ap.preferred AND ap.attribute_value_id = ANY($1::uuid[]) AND up.user_id = 
 /// The `mens_size` attribute's values by id, smallest first (see above).
 pub async fn read_size_values(conn: &mut PgConnection) -> Result<Vec<(Uuid, String)>> {
     sqlx::query_as(MENS_SIZE_VALUES_SQL)
-        .fetch_all(conn)
+        .persistent(false).fetch_all(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the mens_size values", e))
 }
@@ -308,7 +310,7 @@ pub async fn read_sizes(
     let rank_by_value_id: FxHashMap<Uuid, u32> =
         size_values.iter().filter_map(|(id, value)| Some((*id, values.rank_of(value)?))).collect();
     let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
-    let mut rows = sqlx::query_as::<_, (Uuid, Uuid)>(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).fetch(conn);
+    let mut rows = sqlx::query_as::<_, (Uuid, Uuid)>(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).persistent(false).fetch(conn);
     let fail = |e| EngineError::from_sqlx("reading user sizes", e);
     while let Some((user, value_id)) = rows.try_next().await.map_err(fail)? {
         if let Some(rank) = rank_by_value_id.get(&value_id) {
@@ -329,7 +331,7 @@ GROUP BY ua.user_id
 /// at the user's slot.
 pub async fn read_last_active(conn: &mut PgConnection, users: &[Uuid], slots: &Slots) -> Result<TextColumn> {
     let mut last_active = TextColumn::new(slots.len());
-    let rows = sqlx::query(LAST_ACTIVE_SQL).bind(users).fetch(conn);
+    let rows = sqlx::query(LAST_ACTIVE_SQL).bind(users).persistent(false).fetch(conn);
     for_each_row(rows, "reading last activity", |row| {
         last_active.set(slot_of(slots, row)?, row.try_get(1)?).map_err(column_error)
     })
@@ -386,7 +388,7 @@ pub async fn read_variants(conn: &mut PgConnection, variants: &[Uuid]) -> Result
     let slots = Slots::new(variants);
     let (mut product_names, mut sizes) = (TextColumn::new(variants.len()), TextColumn::new(variants.len()));
     if !variants.is_empty() {
-        let rows = sqlx::query(VARIANTS_SQL).bind(variants).fetch(conn);
+        let rows = sqlx::query(VARIANTS_SQL).bind(variants).persistent(false).fetch(conn);
         for_each_row(rows, "reading product variants", |row| {
             let slot = slot_of(&slots, row)?;
             product_names.set(slot, row.try_get(1)?).map_err(column_error)?;
@@ -406,7 +408,7 @@ pub fn utc_wall_clock(t: DateTime<Utc>) -> NaiveDateTime {
 pub async fn read_user_liveness(conn: &mut PgConnection, user: Uuid) -> Result<Option<bool>> {
     let row: Option<(bool,)> = sqlx::query_as("SELECT deleted_at = 0 FROM users WHERE id = $1")
         .bind(user)
-        .fetch_optional(conn)
+        .persistent(false).fetch_optional(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the user", e))?;
     Ok(row.map(|(live,)| live))
@@ -440,7 +442,7 @@ ORDER BY a.created_at DESC, a.kind, a.record_id
 pub async fn read_user_actions(conn: &mut PgConnection, user: Uuid) -> Result<Vec<Action>> {
     let rows: Vec<(Uuid, i16, Uuid, DateTime<Utc>, Uuid)> = sqlx::query_as(USER_ACTIONS_SQL)
         .bind(user)
-        .fetch_all(conn)
+        .persistent(false).fetch_all(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the user's actions", e))?;
     rows.into_iter()
