@@ -48,14 +48,17 @@ ALTER TABLE wishlist_items ALTER COLUMN deleted_at TYPE int;
 ALTER TABLE users ALTER COLUMN username TYPE varchar(255);
 `;
 
-/** Creates (or recreates) a database with the marketplace schema and returns its URL. */
-export async function createTestDatabase(name: string, variant: SchemaVariant = 'default'): Promise<string> {
+/**
+ * Creates (or recreates) a database with the marketplace schema and returns its URL: on the
+ * suite's server, or on the server of the admin URL `server` (its query parameters are kept).
+ */
+export async function createTestDatabase(name: string, variant: SchemaVariant = 'default', server = adminUrl()): Promise<string> {
   const database = `ae_${name}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  await withClient(adminUrl(), async (client) => {
+  await withClient(server, async (client) => {
     await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(database)} WITH (FORCE)`);
     await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
   });
-  const url = urlFor(database);
+  const url = urlFor(database, server);
   const schema = fs.readFileSync(path.join(ROOT, 'schema', 'marketplace.sql'), 'utf8');
   await withClient(url, async (client) => {
     await client.query(schema);

@@ -451,7 +451,7 @@ fn handshake_failure(tls: &Tls, error: &rustls::Error) -> String {
         E::InvalidCertificate(Cert::NotValidForNameContext { presented, .. }) => format!(
             "the server's certificate is not valid for the host name {} (sslmode=verify-full checks it): it names {}; connect with a host name the certificate names, or use sslmode=verify-ca to check only the issuer",
             tls.host,
-            if presented.is_empty() { "no host name".to_string() } else { presented.join(", ") }
+            if presented.is_empty() { "no host name".to_string() } else { presented.iter().map(|name| presented_name(name)).collect::<Vec<_>>().join(", ") }
         ),
         E::InvalidCertificate(Cert::NotValidForName) => format!(
             "the server's certificate is not valid for the host name {} (sslmode=verify-full checks it); connect with a host name the certificate names, or use sslmode=verify-ca to check only the issuer",
@@ -472,6 +472,14 @@ fn handshake_failure(tls: &Tls, error: &rustls::Error) -> String {
             }
         }
         other => format!("the TLS handshake with the database failed: {other}"),
+    }
+}
+
+/// A name as rustls presents it (`DnsName("db.example.com")`), without its wrapping.
+fn presented_name(name: &str) -> &str {
+    match (name.find('"'), name.rfind('"')) {
+        (Some(first), Some(last)) if last > first => &name[first + 1..last],
+        _ => name,
     }
 }
 
@@ -608,6 +616,12 @@ mod tests {
         assert!(!e.message.contains("secret"));
         let url = format!("postgres://h/x?sslmode=disable&sslcert={}", cert.display());
         assert_eq!(tls(&url, &PgEnv::default(), None).unwrap().client, None, "disable sends no certificate");
+    }
+
+    #[test]
+    fn presented_names_lose_their_wrapping() {
+        assert_eq!(presented_name("DnsName(\"db.example.com\")"), "db.example.com");
+        assert_eq!(presented_name("127.0.0.1"), "127.0.0.1");
     }
 
     #[test]
