@@ -3,9 +3,13 @@
 // inside each transaction and no prepared statement may outlive one. The database's own
 // defaults (TimeZone, DateStyle) are not the contract's, so a setting made once per client
 // connection would show in the files.
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+
+import { compareEngines } from '../ts/compare';
 import { explainUser, generate, shutdown } from '../ts/index';
 import { connectionServers, filesOf } from './helpers/connections';
-import { createTestDatabase, urlFor, withClient } from './helpers/db';
+import { createTestDatabase, ROOT, urlFor, withClient } from './helpers/db';
 import { AS_OF, loadFixture } from './helpers/layer3-fixture';
 import { scratchDirs } from './helpers/scratch';
 
@@ -75,6 +79,13 @@ describeWithPgBouncer('through PgBouncer in transaction mode', () => {
     ]);
     expect(pooled.success).toBe(true);
     expect(pooled).toEqual(straight);
+  });
+
+  test('compare: V1 (psycopg) and V2 through the pooler write the same files', async () => {
+    const python = execFileSync('bash', [path.join(ROOT, 'scripts', 'setup-python.sh')], { encoding: 'utf8' }).trim();
+    const report = await compareEngines({ databaseUrl: pooledUrl, asOf: AS_OF, pythonPath: python, env: {}, outDir: tmp('compare') });
+    expect(report.same).toBe(true);
+    expect(report.v1AudienceSize).toBeGreaterThan(0);
   });
 
   test('cancelling a run behind the pooler cancels its query', async () => {

@@ -417,9 +417,11 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
     with conn.transaction():
         cur = conn.cursor()
         # Timestamps are read and rendered as text: pin how PostgreSQL writes them, and UTF-8.
-        cur.execute("SET TimeZone TO 'UTC'")
-        cur.execute("SET DateStyle TO 'ISO, MDY'")
-        cur.execute("SET client_encoding TO 'UTF8'")
+        # For this transaction only (SET LOCAL): behind a transaction-mode pooler a session
+        # setting would stay on a server connection that other clients get next.
+        cur.execute("SET LOCAL TimeZone TO 'UTC'")
+        cur.execute("SET LOCAL DateStyle TO 'ISO, MDY'")
+        cur.execute("SET LOCAL client_encoding TO 'UTF8'")
         if as_of is None:
             cur.execute("SELECT now()")
             as_of = cur.fetchone()[0].astimezone(timezone.utc)
