@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { executeAudienceGeneration } from '../ts/automation';
 import { compareEngines } from '../ts/compare';
 import { explainUser, generate, shutdown } from '../ts/index';
 import type { GeneratorResult } from '../ts/types';
@@ -18,6 +19,7 @@ const servers = connectionServers();
 const { certs } = servers;
 const tmp = scratchDirs('tls');
 const PASSWORD = new URL(servers.tlsUrl).password;
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 let plainUrl: string;
 let tlsUrl: string; // the fixture's database on the TLS-only server, without parameters
@@ -110,6 +112,21 @@ describe('connecting over TLS writes the same files as a plain connection', () =
     const report = await compareEngines({ databaseUrl: url, asOf: AS_OF, pythonPath: python, env: {}, outDir: tmp('compare') });
     expect(report.same).toBe(true);
     expect(report.v2AudienceSize).toBeGreaterThan(0);
+  });
+
+  test('audience-engine/automation: V1 and V2 read DATABASE_URL and PGSSL* from the host\'s config.env alike', async () => {
+    const python = execFileSync('bash', [path.join(ROOT, 'scripts', 'setup-python.sh')], { encoding: 'utf8' }).trim();
+    const automation = { id: 'tls', audienceCriteria: { customScript: { scriptId: 'generate_layer_3_push_csvs' } } };
+    for (const version of ['v1', 'v2']) {
+      const env = { AUTOMATION_ENGINE_VERSION: version, DATABASE_URL: tlsUrl, PGSSLMODE: 'verify-full', PGSSLROOTCERT: certs.caCert, PATH: process.env.PATH };
+      const result = await executeAudienceGeneration(automation, { env, asOf: AS_OF, pythonPath: python, outputDir: tmp(version), logger: quiet });
+      expect({ version, audienceSize: result.audienceSize }).toEqual({ version, audienceSize: expect.any(Number) });
+      expect(result.audienceSize).toBeGreaterThan(0);
+      const refused = { ...env, PGSSLROOTCERT: certs.otherCaCert };
+      await expect(executeAudienceGeneration(automation, { env: refused, asOf: AS_OF, pythonPath: python, outputDir: tmp(version), logger: quiet })).rejects.toThrow(
+        /certificate/,
+      );
+    }
   });
 
   test('the CLI takes the same URL', () => {

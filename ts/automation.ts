@@ -8,7 +8,7 @@
 //   `v2` + any other script id           -> V1
 //   anything else (`v3`, ...)            -> a warning, then V1
 // A failed run rejects: nothing falls back to V1 in the middle of a run.
-import { generate, listGenerators } from './index';
+import { generateIn, listGenerators } from './engine';
 import type { CsvFile, ErrorCode, GeneratorResult, LogEvent } from './types';
 import { redactSecrets, runV1Script, V1ScriptError } from './v1-executor';
 
@@ -187,7 +187,8 @@ export async function executeAudienceGeneration(
 
   if (route.engine === 'v2') {
     logger.info(`${LOG_PREFIX} Using V2 native generator for ${scriptId}`);
-    const result: GeneratorResult = await generate(scriptId, {
+    // V2 reads DATABASE_URL and the PGSSL* variables from the same environment as V1.
+    const result: GeneratorResult = await generateIn(env, scriptId, {
       lookbackHours,
       coolingHours,
       automationId: v2AutomationId(automation.id, logger),

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { generate } from './index';
+import { generateIn } from './engine';
 import type { CsvFile, LogEvent } from './types';
 import { DEFAULT_COOLING_HOURS, DEFAULT_LOOKBACK_HOURS, type AutomationLogger } from './automation';
 import { redactSecrets } from './redact';
@@ -134,7 +134,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
     if (options.betweenRuns) await options.betweenRuns();
 
     logger?.info(`[compare] V2 (${scriptId} in the native registry) -> ${v2Dir}`);
-    const v2 = await generate(scriptId, {
+    const v2 = await generateIn(env, scriptId, {
       lookbackHours,
       coolingHours,
       outputDir: v2Dir,
