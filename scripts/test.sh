@@ -13,7 +13,11 @@ echo "== cargo test (pure Rust, no database)"
 cargo test --workspace --locked
 echo "== python unit tests (V1 script helpers)"
 .venv/bin/python -m unittest discover -s legacy -p 'test_*.py'
-echo "== jest (against a real PostgreSQL)"
+echo "== jest (against real PostgreSQL servers: plain, TLS-only, and PgBouncer in transaction mode)"
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  echo "== NOTE: pgbouncer is not installed, so the transaction-pooler tests (__test__/pooler.test.ts) are SKIPPED;"
+  echo "   install it (Debian: apt-get install pgbouncer; .ci/run does) to run them"
+fi
 npx jest --runInBand
 echo "== package (pack, install offline without cargo, strict TypeScript consumer, run)" && npm run test:package --silent
 echo "== rollout rehearsal (docs/rollout.md, step by step, against a throwaway PostgreSQL)" && npm run rehearse --silent
