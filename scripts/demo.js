@@ -46,6 +46,7 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(error);
+  // A server that does not start says why in one sentence; anything else keeps its stack.
+  console.error(error?.code === 'PG_SERVER_START' ? error.message : error);
   process.exit(1);
 });
