@@ -73,7 +73,7 @@ const quote = (value) => `"${String(value).replace(/"/g, '""')}"`;
  * Starts PgBouncer in front of the PostgreSQL at `upstreamUrl` (`postgres://user:password@
  * 127.0.0.1:port/db`, as startPostgres returns it) and resolves once it accepts TCP
  * connections. Configuration (in a fresh temp dir): listens on 127.0.0.1 at a free port;
- * `[databases] * = host=127.0.0.1 port=<upstream port>` (every database name passes
+ * `[databases] * = host=<upstream host> port=<upstream port>` (every database name passes
  * through); `auth_type = scram-sha-256` with the upstream's user and password in the
  * auth_file (PgBouncer logs in upstream with them); `pool_mode`; `default_pool_size`;
  * `max_client_conn = 100`; `ignore_startup_parameters` = `ignoreStartupParameters`, by
@@ -106,6 +106,7 @@ async function startPgBouncer({ upstreamUrl, poolMode = 'transaction', defaultPo
   const user = decodeURIComponent(upstream.username);
   const password = decodeURIComponent(upstream.password);
   const upstreamPort = Number(upstream.port || 5432);
+  const upstreamHost = upstream.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
   if (!user || !password) throw fail('upstreamUrl must contain a user name and a password');
   if (!['session', 'transaction', 'statement'].includes(poolMode)) throw fail(`poolMode ${JSON.stringify(poolMode)} is not session, transaction or statement`);
   if (!Number.isInteger(defaultPoolSize) || defaultPoolSize < 1) throw fail('defaultPoolSize must be a positive integer');
@@ -134,7 +135,7 @@ async function startPgBouncer({ upstreamUrl, poolMode = 'transaction', defaultPo
   own(authFile);
   const config = [
     '[databases]',
-    `* = host=127.0.0.1 port=${upstreamPort}`,
+    `* = host=${upstreamHost} port=${upstreamPort}`,
     '',
     '[pgbouncer]',
     'listen_addr = 127.0.0.1',
