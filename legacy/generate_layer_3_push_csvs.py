@@ -7,10 +7,15 @@ production CSV plus a one-row TEST CSV. The rules are docs/layer3-contract.md,
 followed row for row; the Rust engine (layer3-behavior, V2) follows the same
 document and must produce byte-identical production CSVs.
 
+With `--rules v1` it writes instead what push-blaster's production script writes (the
+contract's section 9), byte for byte as V2 does with `rules: 'v1'`: actions of the
+cooling period count, rows without a first name or size are left out, an empty audience
+gets no file, the test file takes the second row, Python's `str()` of lastActive, CRLF.
+
 Usage:
     python legacy/generate_layer_3_push_csvs.py [--lookback-hours 48] [--cooling-hours 12]
         [--output-dir .script-outputs] [--as-of ISO8601] [--min-inventory-count 3]
-        [--min-wishlist-count 2] [--automation-id ID] [--database-url URL]
+        [--min-wishlist-count 2] [--automation-id ID] [--database-url URL] [--rules v2|v1]
 
 Defaults also come from the environment: DATABASE_URL, LOOKBACK_HOURS, COOLING_HOURS,
 OUTPUT_DIR, AS_OF, AUTOMATION_ID (flags win). Progress logs go to stderr; on success
@@ -75,6 +80,14 @@ TEST_USER = {
     "usersize": "13",
 }
 TEST_FALLBACK = {"relevant_variant_size": "13", "product_name": "Test Product", "variantID": "test-variant-id"}
+
+# Contract section 9: the row rules. "v2" is the contract (sections 1-8), "v1" what the
+# production script writes.
+RULES_V2 = "v2"
+RULES_V1 = "v1"
+RULES = (RULES_V2, RULES_V1)
+# Section 9: the lastActive of a v1 test file, fixed.
+TEST_LAST_ACTIVE_V1 = "2025-08-05 20:00:00.000000+00:00"
 
 
 def log(message: str) -> None:
@@ -194,6 +207,25 @@ def compute_window(as_of_utc: datetime, lookback_hours: float, cooling_hours: fl
     return start, end
 
 
+def compute_window_v1(as_of_utc: datetime, lookback_hours: float, cooling_hours: float, bounded: bool) -> tuple[datetime, datetime | None]:
+    """Contract section 9, rules v1: created_at >= asOf - (lookback - cooling) h, and <= asOf
+    when asOf was given (bounded); without asOf no upper bound (the script's `>= now() - ...`).
+
+    The start is the v2 window's start; the end, when there is one, is included.
+    """
+    start = as_of_utc - timedelta(microseconds=hours_to_micros(lookback_hours - cooling_hours))
+    return start, (as_of_utc if bounded else None)
+
+
+def window_metadata(start: datetime, end: datetime | None, rules: str) -> dict:
+    """The window as the result reports it, in V2's shape: the start is included; under rules v2
+    the end is excluded, under v1 it is included (`endIncluded`), or null: no upper bound."""
+    window = {"start": iso_utc(start), "end": iso_utc(end) if end is not None else None}
+    if rules == RULES_V1:
+        window["endIncluded"] = True
+    return window
+
+
 def iso_utc(value: datetime) -> str:
     """UTC, milliseconds (truncated), `Z`, like JavaScript's toISOString(): 2024-05-01T12:00:00.000Z."""
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -253,8 +285,18 @@ def _epoch_micros(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def test_source(rows: list[dict[str, str]], rules: str = RULES_V2) -> dict[str, str] | None:
+    """The production row a TEST file copies its product from: the first (section 7), or under
+    rules v1 the second, the first when there is only one (section 9); None when there is none."""
+    if not rows:
+        return None
+    if rules == RULES_V1 and len(rows) > 1:
+        return rows[1]
+    return rows[0]
+
+
 def test_row(first_row: dict[str, str] | None, count_column: str, last_active: str) -> dict[str, str]:
-    """Contract section 7: the single row of a TEST file."""
+    """Contract section 7: the single row of a TEST file (`first_row`: see test_source)."""
     row = dict(TEST_USER)
     if first_row is None:
         row.update(TEST_FALLBACK)
@@ -264,6 +306,31 @@ def test_row(first_row: dict[str, str] | None, count_column: str, last_active: s
             row[column] = first_row[column]
     row["lastActive"] = last_active
     return row
+
+
+def last_active_v1(value: datetime | None, text: str | None) -> str:
+    """Contract section 9: lastActive under rules v1, as the production script prints it.
+
+    `value` is the latest last_active as the database driver returns it: a naive datetime for
+    `timestamp`, an aware one for `timestamptz` (session TimeZone UTC, so its str() ends in
+    `+00:00`); Python's str() gives `2026-11-28 08:07:00` or `2026-11-28 08:07:00.120000+00:00`
+    (six fraction digits when not zero). `value` is None when the value is NULL or one Python
+    cannot hold (infinity, years before 1 or after 9999): then `text`, PostgreSQL's text of it,
+    is written as it is (empty when NULL).
+    """
+    if value is not None:
+        return str(value)
+    return text if text is not None else ""
+
+
+def variant_size_v1(value: str | None) -> str:
+    """Contract section 9: relevant_variant_size under rules v1, `Unknown` when missing, NULL or empty."""
+    return value if value else "Unknown"
+
+
+def profile_complete(row: dict[str, str]) -> bool:
+    """Contract section 9: under rules v1 a row needs a first name and a size (neither empty)."""
+    return bool(row["firstName"]) and bool(row["usersize"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,11 +361,22 @@ def csv_text(columns: list[str], rows: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
+def csv_text_v1(columns: list[str], rows: list[dict[str, str]]) -> str:
+    """Contract section 9: the production script's CSV, Python's csv module with its defaults
+    (the `excel` dialect): QUOTE_MINIMAL, `\r\n` after every row, the last included."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row[column] for column in columns])
+    return out.getvalue()
+
+
 # --------------------------------------------------------------------------------------------
 # Database
 # --------------------------------------------------------------------------------------------
 
-ACTIVITY_SQL = """
+_ACTIVITY_SQL_TEMPLATE = """
 SELECT 'closet_add' AS kind,
        ii.user_id,
        ii.product_variant_id,
@@ -309,7 +387,7 @@ SELECT 'closet_add' AS kind,
  WHERE u.deleted_at = 0
    AND ii.status::text = %(open_for_trade)s
    AND ii.created_at >= %(start)s::timestamp
-   AND ii.created_at < %(end)s::timestamp
+   {until_ii}
 UNION ALL
 SELECT 'wishlist_add' AS kind,
        wi.user_id,
@@ -321,7 +399,7 @@ SELECT 'wishlist_add' AS kind,
  WHERE u.deleted_at = 0
    AND wi.deleted_at = 0
    AND wi.created_at >= %(start)s::timestamp
-   AND wi.created_at < %(end)s::timestamp
+   {until_wi}
 UNION ALL
 SELECT 'offer_created' AS kind,
        o.creator_user_id AS user_id,
@@ -337,12 +415,30 @@ SELECT 'offer_created' AS kind,
           FROM offer_items oi
           JOIN offers wo ON wo.id = oi.offer_id
          WHERE wo.created_at >= %(start)s::timestamp
-           AND wo.created_at < %(end)s::timestamp
+           {until_wo}
        ) first_item ON first_item.offer_id = o.id AND first_item.item_rank = 1
  WHERE u.deleted_at = 0
    AND o.created_at >= %(start)s::timestamp
-   AND o.created_at < %(end)s::timestamp
+   {until_o}
 """
+
+
+def activity_sql(end_operator: str | None) -> str:
+    """The activity query with its upper bound: `created_at < end` (v2), `<= end` (v1 with an
+    asOf) or none (v1 without asOf: the production script's `created_at >= now() - ...`)."""
+    sql = _ACTIVITY_SQL_TEMPLATE
+    for alias in ("ii", "wi", "wo", "o"):
+        if end_operator is None:
+            until = ""
+        elif end_operator in ("<", "<="):
+            until = f"AND {alias}.created_at {end_operator} %(end)s::timestamp"
+        else:
+            raise ValueError(end_operator)
+        sql = sql.replace(f"{{until_{alias}}}", until)
+    return sql
+
+
+ACTIVITY_SQL = activity_sql("<")
 
 USERS_SQL = """
 SELECT u.id, u.username::text, u.first_name::text
@@ -366,6 +462,20 @@ SELECT ua.user_id, max(ua.last_active)::text AS last_active
   FROM user_activities ua
  WHERE ua.user_id = ANY(%(user_ids)s)
  GROUP BY ua.user_id
+"""
+
+# Rules v1: the latest last_active as a value the driver turns into a datetime, or NULL when
+# Python's datetime cannot hold it (infinity, years before 1 or after 9999; the session
+# TimeZone is UTC, so these are UTC years), and PostgreSQL's text of it for those.
+LAST_ACTIVE_V1_SQL = """
+SELECT user_id,
+       CASE WHEN isfinite(last_active) AND last_active >= '0001-01-01 00:00:00' AND last_active < '10000-01-01 00:00:00'
+            THEN last_active END AS value,
+       last_active::text AS text
+  FROM (SELECT ua.user_id, max(ua.last_active) AS last_active
+          FROM user_activities ua
+         WHERE ua.user_id = ANY(%(user_ids)s)
+         GROUP BY ua.user_id) latest
 """
 
 VARIANTS_SQL = """
@@ -396,11 +506,14 @@ SELECT wi.product_variant_id, count(*) AS n
 """
 
 
-def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: float, min_inventory: int, min_wishlist: int):
+def build_audiences(
+    conn, as_of: datetime | None, lookback: float, cooling: float, min_inventory: int, min_wishlist: int, rules: str = RULES_V2
+):
     """Runs every query in one READ ONLY, REPEATABLE READ transaction.
 
     Returns (window_start, window_end, audiences) where audiences is None when there is
-    no activity, else {kind: [row dict, ...]} in production order.
+    no activity, else {kind: [row dict, ...]} in production order. Under rules v1 the window
+    end is included, and None without an asOf (no upper bound).
     """
     import psycopg
 
@@ -422,18 +535,25 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
         cur.execute("SET LOCAL TimeZone TO 'UTC'")
         cur.execute("SET LOCAL DateStyle TO 'ISO, MDY'")
         cur.execute("SET LOCAL client_encoding TO 'UTF8'")
+        as_of_given = as_of is not None
         if as_of is None:
             cur.execute("SELECT now()")
             as_of = cur.fetchone()[0].astimezone(timezone.utc)
             log(f"asOf = database now() = {iso_utc(as_of)}")
         else:
             log(f"asOf = {iso_utc(as_of)}")
-        start, end = compute_window(as_of, lookback, cooling)
-        log(f"window = [{iso_utc(start)}, {iso_utc(end)})")
+        if rules == RULES_V1:
+            start, end = compute_window_v1(as_of, lookback, cooling, bounded=as_of_given)
+            end_operator = "<=" if end is not None else None
+            log(f"window (rules v1) = [{iso_utc(start)}, {iso_utc(end) + ']' if end is not None else 'no end)'}")
+        else:
+            start, end = compute_window(as_of, lookback, cooling)
+            end_operator = "<"
+            log(f"window = [{iso_utc(start)}, {iso_utc(end)})")
         # Naive UTC values, compared as timestamp without time zone (session TimeZone is UTC).
-        bounds = {"start": start.replace(tzinfo=None), "end": end.replace(tzinfo=None)}
+        bounds = {"start": start.replace(tzinfo=None), "end": end.replace(tzinfo=None) if end is not None else None}
 
-        cur.execute(ACTIVITY_SQL, {**bounds, "open_for_trade": OPEN_FOR_TRADE})
+        cur.execute(activity_sql(end_operator), {**bounds, "open_for_trade": OPEN_FOR_TRADE})
         actions = [Action(kind, user_id, variant_id, created_at, record_id) for kind, user_id, variant_id, created_at, record_id in cur]
         log(f"{len(actions)} actions in the window")
         if not actions:
@@ -447,8 +567,12 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
         users = {user_id: (username, first_name) for user_id, username, first_name in cur}
         cur.execute(USER_SIZES_SQL, {"user_ids": user_ids, "attribute_name": MENS_SIZE})
         sizes = dict(cur.fetchall())
-        cur.execute(LAST_ACTIVE_SQL, {"user_ids": user_ids})
-        last_active = dict(cur.fetchall())
+        if rules == RULES_V1:
+            cur.execute(LAST_ACTIVE_V1_SQL, {"user_ids": user_ids})
+            last_active = {user_id: last_active_v1(value, text) for user_id, value, text in cur}
+        else:
+            cur.execute(LAST_ACTIVE_SQL, {"user_ids": user_ids})
+            last_active = dict(cur.fetchall())
 
         variant_ids = sorted({action.product_variant_id for action, _ in picked.values()})
         cur.execute(VARIANTS_SQL, {"variant_ids": variant_ids, "size_key": MENS_SIZE})
@@ -460,6 +584,7 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
 
     by_kind: dict[str, list[tuple[tuple, dict[str, str]]]] = {kind: [] for kind, *_ in AUDIENCES}
     dropped = 0
+    incomplete = 0
     for user_id, (action, latest) in picked.items():
         # Demand filter (section 5): no fallback to a lower-priority action.
         if action.kind == CLOSET_ADD:
@@ -478,14 +603,23 @@ def build_audiences(conn, as_of: datetime | None, lookback: float, cooling: floa
             "username": username or "",
             "firstName": first_name if first_name is not None else "",
             "usersize": sizes.get(user_id) or "",
-            "relevant_variant_size": variant_size if variant_size is not None else "Unknown",
+            "relevant_variant_size": (
+                variant_size_v1(variant_size) if rules == RULES_V1 else variant_size if variant_size is not None else "Unknown"
+            ),
             "product_name": product_name if product_name is not None else "",
             "variantID": str(action.product_variant_id),
             "lastActive": last_active.get(user_id) or "",
             count_column: str(count),
         }
+        # Section 9: under rules v1 a row without a first name or size is left out (after the
+        # demand filter, which does not depend on it).
+        if rules == RULES_V1 and not profile_complete(row):
+            incomplete += 1
+            continue
         by_kind[action.kind].append((sort_key(user_id, latest), row))
     log(f"{dropped} users dropped by the demand filter")
+    if rules == RULES_V1:
+        log(f"{incomplete} users left out for want of a first name or size (rules v1)")
 
     audiences = {kind: [row for _, row in sorted(rows, key=lambda item: item[0])] for kind, rows in by_kind.items()}
     return start, end, audiences
@@ -503,27 +637,44 @@ class _NameTaken(Exception):
     """A file of the set already exists under the stamp being tried."""
 
 
-def write_files(output_dir: str, stamp: str, audiences: dict[str, list[dict[str, str]]]) -> list[dict]:
-    """Writes the six CSVs: temp files (mode 0600) in output_dir, then linked into place.
+def plan_files(audiences: dict[str, list[dict[str, str]]], rules: str = RULES_V2, now: datetime | None = None) -> list[tuple]:
+    """The files of a run, in result order (production files, then test files):
+    (file name before the stamp, text, row count, is test, audienceType).
+
+    Rules v2: six files, an empty audience gets a header-only file and a test file with
+    placeholders. Rules v1 (section 9): an empty audience gets no file at all, the test file
+    copies the second row, its lastActive is fixed, and lines end in CRLF.
+    """
+    if rules == RULES_V1:
+        text_of, last_active = csv_text_v1, TEST_LAST_ACTIVE_V1
+    else:
+        # Contract 7: the current time as V2 writes it, 2026-11-28T06:00:00.000Z.
+        text_of, last_active = csv_text, iso_utc(now or datetime.now(timezone.utc))
+    kept = [entry for entry in AUDIENCES if rules != RULES_V1 or audiences[entry[0]]]
+    planned = []
+    for kind, audience_type, stem, count_column in kept:
+        rows = audiences[kind]
+        planned.append((f"{stem}_", text_of(BASE_COLUMNS + [count_column], rows), len(rows), False, audience_type))
+    for kind, audience_type, stem, count_column in kept:
+        row = test_row(test_source(audiences[kind], rules), count_column, last_active)
+        planned.append((f"{stem}_TEST_", text_of(BASE_COLUMNS + [count_column], [row]), 1, True, audience_type))
+    return planned
+
+
+def write_files(output_dir: str, stamp: str, audiences: dict[str, list[dict[str, str]]], rules: str = RULES_V2) -> list[dict]:
+    """Writes the CSVs of plan_files (six under rules v2): temp files (mode 0600) in output_dir,
+    then linked into place.
 
     Never overwrites. When a name of the set exists (another run started in the same second),
     the whole set moves to `<stamp>-2`, `<stamp>-3`, ..., as V2 does. On failure, files this
-    run already placed are removed.
+    run already placed are removed. With no file to write (rules v1, every audience empty) it
+    writes nothing and returns [].
     """
+    planned = plan_files(audiences, rules)
+    if not planned:
+        return []
     output_dir = os.path.abspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
-    now_iso = iso_utc(datetime.now(timezone.utc))  # contract 7: as V2 writes it, 2026-11-28T06:00:00.000Z
-
-    planned = []  # (file name before the stamp, text, row count, is test, audienceType)
-    for kind, audience_type, stem, count_column in AUDIENCES:
-        columns = BASE_COLUMNS + [count_column]
-        rows = audiences[kind]
-        planned.append((f"{stem}_", csv_text(columns, rows), len(rows), False, audience_type))
-    for kind, audience_type, stem, count_column in AUDIENCES:
-        columns = BASE_COLUMNS + [count_column]
-        rows = audiences[kind]
-        row = test_row(rows[0] if rows else None, count_column, now_iso)
-        planned.append((f"{stem}_TEST_", csv_text(columns, [row]), 1, True, audience_type))
 
     temps: list[str] = []
     try:
@@ -622,6 +773,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--min-wishlist-count", default="2")
     parser.add_argument("--automation-id", default=_env("AUTOMATION_ID"))
     parser.add_argument("--database-url", default=_env("DATABASE_URL"))
+    parser.add_argument("--rules", choices=RULES, default=RULES_V2)
     args = parser.parse_args(argv)
 
     args.lookback = parse_hours("--lookback-hours", args.lookback_hours)
@@ -686,17 +838,17 @@ def main(argv: list[str] | None = None) -> int:
         log(
             f"start {stamp}: lookbackHours={args.lookback_hours} coolingHours={args.cooling_hours} "
             f"minInventoryCount={args.min_inventory} minWishlistCount={args.min_wishlist} "
-            f"automationId={args.automation_id or '-'} outputDir={args.output_dir}"
+            f"automationId={args.automation_id or '-'} outputDir={args.output_dir} rules={args.rules}"
         )
         log(f"connecting to {_describe(args.database_url)}")
         with psycopg.connect(args.database_url) as conn:
             start, end, audiences = build_audiences(
-                conn, args.as_of_utc, args.lookback, args.cooling, args.min_inventory, args.min_wishlist
+                conn, args.as_of_utc, args.lookback, args.cooling, args.min_inventory, args.min_wishlist, args.rules
             )
 
         if audiences is None:
             log("no activity in the window: no files")
-            result = {"success": True, "csvFiles": [], "audienceSize": 0, "metadata": {"reason": "no_activity"}}
+            result = {"success": True, "csvFiles": [], "audienceSize": 0, "metadata": {"reason": "no_activity", "rules": args.rules}}
         else:
             for kind, audience_type, *_ in AUDIENCES:
                 log(f"{audience_type}: {len(audiences[kind])} rows")
@@ -704,12 +856,14 @@ def main(argv: list[str] | None = None) -> int:
             # without the result line that reports it. (The host ignores a cancel once the
             # script has exited with its result.)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            files = write_files(args.output_dir, stamp, audiences)
+            files = write_files(args.output_dir, stamp, audiences, args.rules)
+            if not files:
+                log("every audience is empty (rules v1): no files")
             result = {
                 "success": True,
                 "csvFiles": files,
                 "audienceSize": sum(len(rows) for rows in audiences.values()),
-                "metadata": {"window": {"start": iso_utc(start), "end": iso_utc(end)}},
+                "metadata": {"window": window_metadata(start, end, args.rules), "rules": args.rules},
             }
     except RunError as error:
         print(f"[{SCRIPT}] error: {_scrub(str(error), secrets)}", file=sys.stderr)

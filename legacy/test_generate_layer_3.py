@@ -228,6 +228,153 @@ class FilesTest(unittest.TestCase):
             self.assertTrue(all(f["path"].endswith("_20240610T120000-2.csv") for f in files))
 
 
+class RulesV1Test(unittest.TestCase):
+    """Contract section 9: the helpers of `--rules v1`."""
+
+    def test_window(self):
+        as_of = datetime(2024, 6, 10, 12, tzinfo=UTC)
+        self.assertEqual(g.compute_window_v1(as_of, 48, 12, True), (as_of - timedelta(hours=36), as_of))
+        self.assertEqual(g.compute_window_v1(as_of, 48, 12, False), (as_of - timedelta(hours=36), None))
+        # the start is the v2 window's start
+        self.assertEqual(g.compute_window_v1(as_of, 1.5, 0.25, True)[0], g.compute_window(as_of, 1.5, 0.25)[0])
+
+    def test_window_metadata(self):
+        start, end = datetime(2024, 6, 9, tzinfo=UTC), datetime(2024, 6, 10, 12, tzinfo=UTC)
+        self.assertEqual(g.window_metadata(start, end, g.RULES_V2), {"start": "2024-06-09T00:00:00.000Z", "end": "2024-06-10T12:00:00.000Z"})
+        self.assertEqual(
+            g.window_metadata(start, end, g.RULES_V1), {"start": "2024-06-09T00:00:00.000Z", "end": "2024-06-10T12:00:00.000Z", "endIncluded": True}
+        )
+        self.assertEqual(g.window_metadata(start, None, g.RULES_V1), {"start": "2024-06-09T00:00:00.000Z", "end": None, "endIncluded": True})
+
+    def test_activity_sql_bounds(self):
+        v2 = g.activity_sql("<")
+        self.assertEqual(v2, g.ACTIVITY_SQL)
+        self.assertEqual(v2.count("created_at < %(end)s::timestamp"), 4)
+        self.assertNotIn("<=", v2)
+        bounded = g.activity_sql("<=")
+        self.assertEqual(bounded.count("created_at <= %(end)s::timestamp"), 4)
+        open_ended = g.activity_sql(None)
+        self.assertNotIn("%(end)s", open_ended)
+        self.assertEqual(open_ended.count("created_at >= %(start)s::timestamp"), 4)
+        for sql in (v2, bounded, open_ended):
+            self.assertNotIn("{until", sql)
+        with self.assertRaises(ValueError):
+            g.activity_sql(">")
+
+    def test_last_active_is_pythons_str(self):
+        naive = datetime(2026, 11, 28, 8, 7)
+        self.assertEqual(g.last_active_v1(naive, "2026-11-28 08:07:00"), "2026-11-28 08:07:00")
+        self.assertEqual(g.last_active_v1(naive.replace(microsecond=120000), None), "2026-11-28 08:07:00.120000")
+        self.assertEqual(g.last_active_v1(naive.replace(tzinfo=UTC), None), "2026-11-28 08:07:00+00:00")
+        self.assertEqual(g.last_active_v1(naive.replace(microsecond=123456, tzinfo=UTC), None), "2026-11-28 08:07:00.123456+00:00")
+        self.assertEqual(g.last_active_v1(datetime(2026, 11, 28, 8, 7, 0, 1, tzinfo=UTC), None), "2026-11-28 08:07:00.000001+00:00")
+        # psycopg 3 gives a timestamptz the session's zone, a ZoneInfo: the same text.
+        from zoneinfo import ZoneInfo
+
+        self.assertEqual(g.last_active_v1(datetime(2026, 11, 28, 8, 7, 0, 120000, tzinfo=ZoneInfo("UTC")), None), "2026-11-28 08:07:00.120000+00:00")
+        self.assertEqual(g.last_active_v1(datetime(1, 1, 1), None), "0001-01-01 00:00:00")
+        # NULL, and what Python cannot hold: PostgreSQL's text as it is
+        self.assertEqual(g.last_active_v1(None, None), "")
+        self.assertEqual(g.last_active_v1(None, "infinity"), "infinity")
+        self.assertEqual(g.last_active_v1(None, "10000-01-01 00:00:00+00"), "10000-01-01 00:00:00+00")
+        self.assertEqual(g.last_active_v1(None, "0044-03-15 12:00:00 BC"), "0044-03-15 12:00:00 BC")
+
+    def test_variant_size(self):
+        self.assertEqual(g.variant_size_v1("10.5"), "10.5")
+        self.assertEqual(g.variant_size_v1(" "), " ")
+        self.assertEqual(g.variant_size_v1(""), "Unknown")
+        self.assertEqual(g.variant_size_v1(None), "Unknown")
+
+    def test_profile_complete(self):
+        self.assertTrue(g.profile_complete({"firstName": "Ada", "usersize": "10"}))
+        self.assertTrue(g.profile_complete({"firstName": " ", "usersize": "0"}))
+        self.assertFalse(g.profile_complete({"firstName": "", "usersize": "10"}))
+        self.assertFalse(g.profile_complete({"firstName": "Ada", "usersize": ""}))
+
+    def test_test_source(self):
+        one, two, three = {"n": "1"}, {"n": "2"}, {"n": "3"}
+        self.assertIsNone(g.test_source([], g.RULES_V1))
+        self.assertIsNone(g.test_source([], g.RULES_V2))
+        self.assertIs(g.test_source([one], g.RULES_V1), one)
+        self.assertIs(g.test_source([one, two, three], g.RULES_V1), two)
+        self.assertIs(g.test_source([one, two, three], g.RULES_V2), one)
+        self.assertIs(g.test_source([one, two]), one)
+
+    def test_csv_is_pythons_default(self):
+        columns = ["a", "b", "c", "d", "e", "f"]
+        row = dict(zip(columns, ["plain", "x,y", 'say "hi"', "cr\ronly", "lf\nonly", ""]))
+        self.assertEqual(
+            g.csv_text_v1(columns, [row]),
+            'a,b,c,d,e,f\r\nplain,"x,y","say ""hi""","cr\ronly","lf\nonly",\r\n',
+        )
+        self.assertEqual(g.csv_text_v1(["x", "y"], []), "x,y\r\n")
+        # what the production script's csv.DictWriter writes
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerow(row)
+        self.assertEqual(g.csv_text_v1(columns, [row]), out.getvalue())
+
+    def test_plan(self):
+        row = {c: "x" for c in g.BASE_COLUMNS}
+        audiences = {
+            g.OFFER_CREATED: [dict(row, variantID="o1", inventory_count="3")],
+            g.CLOSET_ADD: [],
+            g.WISHLIST_ADD: [dict(row, variantID="w1", inventory_count="4"), dict(row, variantID="w2", inventory_count="5")],
+        }
+        planned = g.plan_files(audiences, g.RULES_V1)
+        self.assertEqual(
+            [(before, count, is_test, audience_type) for before, _, count, is_test, audience_type in planned],
+            [
+                ("recent-offer-creators_", 1, False, "offer_creators"),
+                ("recent-wishlist-adders_", 2, False, "wishlist_adders"),
+                ("recent-offer-creators_TEST_", 1, True, "offer_creators"),
+                ("recent-wishlist-adders_TEST_", 1, True, "wishlist_adders"),
+            ],
+        )
+        header = ",".join(g.BASE_COLUMNS) + ",inventory_count\r\n"
+        test_user = "0e54067c-4c0e-4e4a-8a23-a47661578059,beems,Mbiyimoh,13"
+        self.assertEqual(planned[2][1], header + f"{test_user},x,x,o1,2025-08-05 20:00:00.000000+00:00,3\r\n")  # row 1 of 1
+        self.assertEqual(planned[3][1], header + f"{test_user},x,x,w2,2025-08-05 20:00:00.000000+00:00,5\r\n")  # row 2
+        self.assertEqual(planned[1][1], header + "x,x,x,x,x,x,w1,x,4\r\nx,x,x,x,x,x,w2,x,5\r\n")
+        # v2: six files, the first row, the current time, `\n`
+        planned = g.plan_files(audiences, g.RULES_V2, now=datetime(2026, 11, 28, 6, tzinfo=UTC))
+        self.assertEqual(len(planned), 6)
+        self.assertEqual(planned[5][1], header.replace("\r\n", "\n") + f"{test_user},x,x,w1,2026-11-28T06:00:00.000Z,4\n")
+        self.assertEqual(g.plan_files({k: [] for k, *_ in g.AUDIENCES}, g.RULES_V1), [])
+
+    def test_write_nothing_when_every_audience_is_empty(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out")
+            self.assertEqual(g.write_files(out, "20240610T120000", {k: [] for k, *_ in g.AUDIENCES}, g.RULES_V1), [])
+            self.assertFalse(os.path.exists(out))
+
+    def test_writes_only_non_empty_audiences(self):
+        row = {c: "x" for c in g.BASE_COLUMNS}
+        audiences = {g.OFFER_CREATED: [], g.CLOSET_ADD: [dict(row, wishlist_count="2")], g.WISHLIST_ADD: []}
+        with tempfile.TemporaryDirectory() as tmp:
+            files = g.write_files(tmp, "20240610T120000", audiences, g.RULES_V1)
+            self.assertEqual(
+                [(os.path.basename(f["path"]), f["rowCount"], f["isTestFile"], f["audienceType"]) for f in files],
+                [
+                    ("recent-closet-adders_20240610T120000.csv", 1, False, "closet_adders"),
+                    ("recent-closet-adders_TEST_20240610T120000.csv", 1, True, "closet_adders"),
+                ],
+            )
+            self.assertEqual(sorted(os.listdir(tmp)), sorted(os.path.basename(f["path"]) for f in files))
+            with open(files[0]["path"], "rb") as handle:
+                self.assertEqual(handle.read(), (",".join(g.BASE_COLUMNS) + ",wishlist_count\r\nx,x,x,x,x,x,x,x,2\r\n").encode())
+
+    def test_rules_option(self):
+        base = ["--database-url", "postgres://x@h/db"]
+        self.assertEqual(g.parse_args(base).rules, "v2")
+        self.assertEqual(g.parse_args(base + ["--rules", "v1"]).rules, "v1")
+        self.assertEqual(g.parse_args(base + ["--rules", "v2"]).rules, "v2")
+        for bad in (["--rules", "v3"], ["--rules", "V1"], ["--rules"]):
+            with self.assertRaises(g.InputError):
+                g.parse_args(base + bad)
+
+
 class SecretsTest(unittest.TestCase):
     def test_scrub(self):
         url = "postgres://user:s3cr%40t@host:5432/db"

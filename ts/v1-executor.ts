@@ -36,6 +36,12 @@ export interface V1ExecutorOptions {
   automationId?: string | number;
   /** Passed as `--as-of` (a Date is sent as ISO-8601 UTC). */
   asOf?: Date | string;
+  /**
+   * The row rules (docs/layer3-contract.md, section 9): 'v1' passes `--rules v1`, what the
+   * production script writes; 'v2' (the contract) or undefined passes nothing, so a script
+   * without the flag still runs.
+   */
+  rules?: 'v1' | 'v2';
   /** Put in the child's environment as DATABASE_URL. Default: `env.DATABASE_URL`. */
   databaseUrl?: string;
   /** Default: `env.AUDIENCE_ENGINE_PYTHON`, then `<package root>/.venv/bin/python` if it exists, then `python3`. */
@@ -146,6 +152,9 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
     throw new RangeError(`timeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`);
   }
+  if (options.rules !== undefined && options.rules !== 'v1' && options.rules !== 'v2') {
+    throw new RangeError(`rules must be 'v1' or 'v2', got ${JSON.stringify(options.rules)}`);
+  }
   if (options.signal?.aborted) {
     throw new V1ScriptError({ kind: 'cancelled', scriptId, message: `V1 script ${scriptId} was cancelled before it started` });
   }
@@ -165,6 +174,7 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
   if (options.asOf !== undefined && options.asOf !== null) {
     args.push('--as-of', options.asOf instanceof Date ? options.asOf.toISOString() : String(options.asOf));
   }
+  if (options.rules === 'v1') args.push('--rules', 'v1');
 
   const childEnv: NodeJS.ProcessEnv = { ...env };
   if (childEnv.PATH === undefined && process.env.PATH !== undefined) childEnv.PATH = process.env.PATH;
