@@ -92,6 +92,11 @@ export interface AutomationEngineConfig {
   /** V2 only: how long to wait for a database connection, in milliseconds (`acquireTimeoutMs`), default 10000. */
   acquireTimeoutMs?: number;
   /**
+   * Both engines: the row rules. `'v2'` (default) is docs/layer3-contract.md; `'v1'` writes what
+   * the production script writes (contract section 9), so a switch can be checked file for file.
+   */
+  rules?: 'v1' | 'v2';
+  /**
    * Cancels the run. V2: the running query is cancelled on the server and the call rejects with
    * code `CANCELLED`. V1: the script's process group is killed and the call rejects with a
    * V1ScriptError of kind `cancelled`. Nothing is written in either case.
@@ -197,6 +202,7 @@ export async function executeAudienceGeneration(
       ...(config.asOf !== undefined ? { asOf: config.asOf } : {}),
       ...(config.statementTimeoutMs !== undefined ? { statementTimeoutMs: config.statementTimeoutMs } : {}),
       ...(config.acquireTimeoutMs !== undefined ? { acquireTimeoutMs: config.acquireTimeoutMs } : {}),
+      ...(config.rules !== undefined ? { rules: config.rules } : {}),
       ...(config.signal !== undefined ? { signal: config.signal } : {}),
       ...(config.logger ? { onLog: (event: LogEvent) => forwardLog(logger, event) } : {}),
     });

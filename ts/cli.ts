@@ -21,6 +21,7 @@ import type {
   GeneratorOptions,
   GeneratorResult,
   LogEvent,
+  RunWindow,
 } from './types';
 import { redactSecrets } from './redact';
 
@@ -59,7 +60,9 @@ const WINDOW_OPTIONS = `  --lookback-hours N         hours of look-back (default
   --min-wishlist-count N     demand threshold for closet adders (default 2)
   --database-url URL         postgres:// URL (default: env DATABASE_URL)
   --statement-timeout-ms N   server-side limit per query (default 300000)
-  --acquire-timeout-ms N     wait for a database connection (default 10000)`;
+  --acquire-timeout-ms N     wait for a database connection (default 10000)
+  --rules v1|v2              v2 (default): docs/layer3-contract.md; v1: what the production script
+                             writes, byte for byte (contract section 9)`;
 
 const COMMON_OUTPUT_OPTIONS = `  --json                     print the result object alone on stdout (for scripts)
   -q, --quiet                no progress on stderr
@@ -116,6 +119,7 @@ const WINDOW_FLAGS: Record<string, OptionSpec> = {
   'database-url': { type: 'string' },
   'statement-timeout-ms': { type: 'string' },
   'acquire-timeout-ms': { type: 'string' },
+  rules: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   verbose: { type: 'boolean' },
@@ -199,6 +203,7 @@ function engineOptions(values: Parsed['values'], io: CliIo): GeneratorOptions {
   if (typeof values.out === 'string') options.outputDir = values.out;
   if (values['dry-run']) options.dryRun = true;
   if (typeof values['automation-id'] === 'string') options.automationId = values['automation-id'];
+  if (typeof values.rules === 'string') options.rules = values.rules as GeneratorOptions['rules'];
   const databaseUrl = typeof values['database-url'] === 'string' ? values['database-url'] : io.env.DATABASE_URL;
   if (databaseUrl !== undefined) options.databaseUrl = databaseUrl;
   return options as GeneratorOptions;
@@ -395,8 +400,9 @@ export function formatSummary(result: ResultWithExtras): string {
   out.push(`${meta.generator}${meta.dryRun ? ' (dry run: no files written)' : ''}`);
   out.push(`  as of    ${meta.asOf}`);
   out.push(
-    `  window   [${meta.window?.start}, ${meta.window?.end})${lookback !== undefined ? `  (lookback ${lookback} h, cooling ${cooling} h)` : ''}`,
+    `  window   ${windowText(meta.window)}${lookback !== undefined ? `  (lookback ${lookback} h, cooling ${cooling} h)` : ''}`,
   );
+  if (meta.rules === 'v1') out.push("  rules    v1: the production script's (docs/layer3-contract.md, section 9)");
   if (meta.automationId !== null && meta.automationId !== undefined) out.push(`  automation ${meta.automationId}`);
   const activity = meta.counts?.activityRows;
   if (activity) {
@@ -435,6 +441,13 @@ export function formatSummary(result: ResultWithExtras): string {
   return out.join('\n');
 }
 
+/** `[start, end)`, `[start, end]` (rules v1 with an as-of) or `[start, no upper bound)`. */
+function windowText(window: RunWindow | undefined): string {
+  if (!window) return '[?, ?)';
+  if (window.end === null) return `[${window.start}, no upper bound)`;
+  return `[${window.start}, ${window.end}${window.endIncluded ? ']' : ')'}`;
+}
+
 function describeAction(a: ExplainedAction, window: ExplainResult['window']): string[] {
   return [a.type, a.productName, a.variantId, a.createdAt, position(a, window)];
 }
@@ -444,10 +457,10 @@ function position(a: ExplainedAction, window: ExplainResult['window']): string {
   if (a.position === 'in_window') return 'in window';
   // The exact distance from the timestamps when we can (the engine rounds hoursOutside to 0.01 h).
   const at = Date.parse(a.createdAt);
-  const edge = window ? Date.parse(a.position === 'before_window' ? window.start : window.end) : NaN;
+  const edge = window ? Date.parse((a.position === 'before_window' ? window.start : window.end) ?? '') : NaN;
   const hours = Number.isFinite(at) && Number.isFinite(edge) ? Math.abs(at - edge) / 3_600_000 : a.hoursOutside;
   if (hours === undefined) return a.position === 'before_window' ? 'before window' : 'after window';
-  if (hours === 0 && a.position === 'after_window') return 'at the window end (excluded)';
+  if (hours === 0 && a.position === 'after_window' && !window?.endIncluded) return 'at the window end (excluded)';
   return `${a.position === 'before_window' ? 'before' : 'after'} window by ${duration(hours)}`;
 }
 
@@ -465,7 +478,7 @@ export function formatExplain(result: ExplainResult): string {
   const out: string[] = [];
   out.push(`user     ${result.userId}`);
   if (result.asOf) out.push(`as of    ${result.asOf}`);
-  if (result.window) out.push(`window   [${result.window.start}, ${result.window.end})`);
+  if (result.window) out.push(`window   ${windowText(result.window)}`);
   out.push('');
   if (result.actions.length) {
     out.push(`Actions (${result.actions.length}, newest first):`);

@@ -28,6 +28,8 @@ export interface CompareOptions {
   scriptsDir?: string;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** The row rules of both runs (`'v2'` default; `'v1'`: the production script's, contract section 9). */
+  rules?: 'v1' | 'v2';
   /** Receives progress lines of both engines. Default: none. */
   logger?: AutomationLogger;
   /** Runs after V1 and before V2 (tests use it to change the database between the runs). */
@@ -141,6 +143,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
       asOf,
       databaseUrl,
       automationId: 'compare',
+      ...(options.rules !== undefined ? { rules: options.rules } : {}),
       onLog: (event: LogEvent) => {
         if (event.level !== 'debug') logger?.info(event.message);
       },

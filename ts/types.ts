@@ -33,6 +33,13 @@ export interface GeneratorOptions {
   statementTimeoutMs?: number;
   /** How long to wait for a database connection, in milliseconds, default 10000. */
   acquireTimeoutMs?: number;
+  /**
+   * Which row rules to follow: `'v2'` (default) is docs/layer3-contract.md; `'v1'` writes what
+   * push-blaster's production script writes, byte for byte (its wider window without the
+   * cooling period, incomplete profiles dropped, its `lastActive` format, CRLF, its test rows,
+   * no file for an empty audience): section 9 of the contract lists each difference.
+   */
+  rules?: 'v1' | 'v2';
   /** Receives each log event instead of the console. */
   onLog?: (event: LogEvent) => void;
   /** Cancels the run: the running query is cancelled on the server and nothing is written. */
@@ -80,6 +87,18 @@ export interface CsvFile {
 export interface StageCounts {
   beforeFilter: number;
   afterFilter: number;
+  /** Rules `v1` only: rows dropped after the filter for a missing first name or size. */
+  incompleteProfiles?: number;
+}
+
+/**
+ * The window actually used, ISO-8601 UTC. The start is included. Under rules `v2` the end is
+ * excluded; under `v1` (`endIncluded: true`) it is `asOf`, included, or null: no upper bound.
+ */
+export interface RunWindow {
+  start: string;
+  end: string | null;
+  endIncluded?: true;
 }
 
 export interface GeneratorMetadata {
@@ -87,8 +106,9 @@ export interface GeneratorMetadata {
   automationId: string | null;
   /** The "now" used, ISO-8601 UTC. */
   asOf: string;
-  /** The window actually used, ISO-8601 UTC; start included, end excluded. */
-  window: { start: string; end: string };
+  window: RunWindow;
+  /** The row rules followed. */
+  rules: 'v1' | 'v2';
   dryRun: boolean;
   /** The options used (never the database URL). */
   options: Record<string, unknown>;
@@ -112,7 +132,7 @@ export interface RunManifest {
   automationId: string | null;
   runStartedAt: string;
   asOf: string;
-  window: { start: string; end: string };
+  window: RunWindow;
   options: Record<string, unknown>;
   counts: GeneratorMetadata['counts'];
   /** The file stamp (`<ts>`, or `<ts>-N` when names were taken); null in a dry run. */
@@ -166,13 +186,15 @@ export type ExplainVerdict =
   | { kind: 'deleted'; reason: string }
   | { kind: 'no_activity'; reason: string }
   | { kind: 'outside_window'; reason: string }
-  | { kind: 'below_demand'; audienceType: AudienceType; count: number; threshold: number; reason: string };
+  | { kind: 'below_demand'; audienceType: AudienceType; count: number; threshold: number; reason: string }
+  /** Rules `v1` only: the row would have no first name or no size, which the production script drops. */
+  | { kind: 'incomplete_profile'; audienceType: AudienceType; reason: string };
 
 export interface ExplainResult {
   success: boolean;
   userId: string;
-  /** The window used, ISO-8601 UTC; start included, end excluded. */
-  window?: { start: string; end: string };
+  /** The window used (see `RunWindow`). */
+  window?: RunWindow;
   asOf?: string;
   /** Every action of the user that the rules consider (live items only), newest first (at most 200). */
   actions: ExplainedAction[];
@@ -202,6 +224,7 @@ export type ExplainOptions = Pick<
   | 'minWishlistCount'
   | 'statementTimeoutMs'
   | 'acquireTimeoutMs'
+  | 'rules'
   | 'onLog'
   | 'signal'
 >;

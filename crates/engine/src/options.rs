@@ -40,6 +40,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "minWishlistCount",
     "statementTimeoutMs",
     "acquireTimeoutMs",
+    "rules",
 ];
 
 /// The options the JavaScript layer takes before the rest reach the engine: named in messages
@@ -53,6 +54,25 @@ pub const FILE_OPTIONS: &[&str] = &["outputDir", "dryRun", "automationId"];
 /// The option names `explainUser` accepts: the window, the thresholds and the connection.
 pub fn explain_options() -> impl Iterator<Item = &'static str> {
     KNOWN_OPTIONS.iter().copied().filter(|name| !FILE_OPTIONS.contains(name))
+}
+
+/// Which row rules a run follows (docs/layer3-contract.md, section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rules {
+    /// The contract: the cooling period excluded, complete rows for every user, `\n`.
+    #[default]
+    V2,
+    /// What the production script writes, byte for byte.
+    V1,
+}
+
+impl Rules {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rules::V2 => "v2",
+            Rules::V1 => "v1",
+        }
+    }
 }
 
 /// One option value as JavaScript had it.
@@ -111,6 +131,7 @@ pub struct GeneratorOptions {
     pub min_wishlist_count: i64,
     pub statement_timeout: Duration,
     pub acquire_timeout: Duration,
+    pub rules: Rules,
 }
 
 impl GeneratorOptions {
@@ -129,6 +150,7 @@ impl GeneratorOptions {
             min_wishlist_count: DEFAULT_MIN_WISHLIST_COUNT,
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             acquire_timeout: Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS),
+            rules: Rules::V2,
         }
     }
 
@@ -145,6 +167,7 @@ impl GeneratorOptions {
             "minWishlistCount": self.min_wishlist_count,
             "statementTimeoutMs": self.statement_timeout.as_millis() as u64,
             "acquireTimeoutMs": self.acquire_timeout.as_millis() as u64,
+            "rules": self.rules.as_str(),
         })
     }
 }
@@ -208,6 +231,12 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
     let min_wishlist_count = count_threshold(get("minWishlistCount"), "minWishlistCount", DEFAULT_MIN_WISHLIST_COUNT)?;
     let statement_timeout = millis(get("statementTimeoutMs"), "statementTimeoutMs", DEFAULT_STATEMENT_TIMEOUT_MS)?;
     let acquire_timeout = millis(get("acquireTimeoutMs"), "acquireTimeoutMs", DEFAULT_ACQUIRE_TIMEOUT_MS)?;
+    let rules = match get("rules") {
+        None => Rules::V2,
+        Some(RawValue::String(s)) if s == "v2" => Rules::V2,
+        Some(RawValue::String(s)) if s == "v1" => Rules::V1,
+        Some(other) => return Err(expected("rules", "'v2' (the contract, the default) or 'v1' (what the production script writes)", other)),
+    };
 
     Ok(GeneratorOptions {
         lookback_hours,
@@ -222,6 +251,7 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
         min_wishlist_count,
         statement_timeout,
         acquire_timeout,
+        rules,
     })
 }
 
@@ -408,10 +438,21 @@ mod tests {
     }
 
     #[test]
+    fn rules_are_v2_by_default_and_v1_on_request() {
+        let mut raw: RawOptions = [("databaseUrl".to_string(), s("postgres://u:p@localhost/db"))].into();
+        assert_eq!(parse_options(&raw).unwrap().rules, Rules::V2);
+        raw.insert("rules".into(), s("v1"));
+        assert_eq!(parse_options(&raw).unwrap().rules, Rules::V1);
+        raw.insert("rules".into(), s("V1"));
+        let e = parse_options(&raw).unwrap_err();
+        assert_eq!(e.message, "rules must be 'v2' (the contract, the default) or 'v1' (what the production script writes), got \"V1\"");
+    }
+
+    #[test]
     fn unknown_option_is_refused_with_the_list() {
         let m = err(&[("lookback", num("5"))]);
         assert!(m.starts_with("unknown option \"lookback\"; the options are: lookbackHours, coolingHours"), "{m}");
-        assert!(m.ends_with("acquireTimeoutMs, onLog, signal"), "{m}");
+        assert!(m.ends_with("acquireTimeoutMs, rules, onLog, signal"), "{m}");
     }
 
     #[test]

@@ -12,6 +12,13 @@ pub fn file_stamp(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%S").to_string()
 }
 
+/// The bound of a window without an upper bound: past every date Python or a person can
+/// write (year 10000).
+pub const LAST_INSTANT: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_800, 0) {
+    Some(t) => t,
+    None => panic!("year 10000 is a valid instant"),
+};
+
 /// A number of hours as a duration rounded to the microsecond (PostgreSQL's resolution).
 pub fn hours(h: f64) -> TimeDelta {
     TimeDelta::microseconds((h * 3_600_000_000.0).round() as i64)
@@ -29,5 +36,6 @@ mod tests {
         assert_eq!(file_stamp(t), "20260102T030405");
         assert_eq!(hours(1.5), TimeDelta::minutes(90));
         assert_eq!(hours(1.0 / 3_600_000_000.0), TimeDelta::microseconds(1));
+        assert_eq!(iso(LAST_INSTANT), "+10000-01-01T00:00:00.000Z");
     }
 }

@@ -1,5 +1,6 @@
-//! The CSV dialect of every output file: RFC 4180, UTF-8 without BOM, `\n` line ends,
-//! fields quoted only when they hold a comma, a double quote, `\r` or `\n`.
+//! The CSV dialect of every output file: RFC 4180, UTF-8 without BOM, `\n` line ends (or
+//! `\r\n`, as Python's `csv` writes), fields quoted only when they hold a comma, a double
+//! quote, `\r` or `\n`.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -9,9 +10,21 @@ use sha2::{Digest, Sha256};
 /// The writer every CSV goes through.
 pub type CsvSink = csv::Writer<BufWriter<HashingFile>>;
 
-pub fn csv_writer(file: File) -> CsvSink {
+/// What ends each row, the last included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineEnd {
+    #[default]
+    Lf,
+    CrLf,
+}
+
+pub fn csv_writer(file: File, line_end: LineEnd) -> CsvSink {
+    let terminator = match line_end {
+        LineEnd::Lf => csv::Terminator::Any(b'\n'),
+        LineEnd::CrLf => csv::Terminator::CRLF,
+    };
     csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
+        .terminator(terminator)
         .quote_style(csv::QuoteStyle::Necessary)
         .from_writer(BufWriter::with_capacity(256 * 1024, HashingFile::new(file)))
 }
@@ -59,7 +72,7 @@ mod tests {
         let tmp = tempfile::NamedTempFile::new().unwrap();
         let fields = ["plain", "a,b", "say \"hi\"", "line\nbreak", "cr\rhere", "👟 émoji", "=SUM(A1)", " lead", ""];
         {
-            let mut w = csv_writer(tmp.reopen().unwrap());
+            let mut w = csv_writer(tmp.reopen().unwrap(), LineEnd::Lf);
             w.write_record(fields).unwrap();
             w.flush().unwrap();
         }
@@ -72,5 +85,19 @@ mod tests {
         let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(record.iter().collect::<Vec<_>>(), fields);
+    }
+
+    #[test]
+    fn crlf_ends_every_row_as_pythons_csv_does() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        {
+            let mut w = csv_writer(tmp.reopen().unwrap(), LineEnd::CrLf);
+            w.write_record(["a", "line\nbreak"]).unwrap();
+            w.write_record(["b", ""]).unwrap();
+            w.flush().unwrap();
+        }
+        let mut text = String::new();
+        tmp.reopen().unwrap().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "a,\"line\nbreak\"\r\nb,\r\n");
     }
 }

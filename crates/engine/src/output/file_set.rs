@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::csv_file::{csv_writer, CsvSink};
+use super::csv_file::{csv_writer, CsvSink, LineEnd};
 use crate::error::{EngineError, ErrorCode, Result};
 
 /// A file name around the run's stamp: `{before}{stamp}{after}`, e.g.
@@ -54,6 +54,7 @@ pub type CsvRows<'a> = Box<dyn FnOnce(&mut CsvSink) -> csv::Result<usize> + Send
 pub struct FileSet {
     dir: PathBuf,
     stamp: String,
+    line_end: LineEnd,
     pending: Vec<Pending>,
 }
 
@@ -62,7 +63,13 @@ const MAX_STAMP_ATTEMPTS: usize = 1000;
 
 impl FileSet {
     pub fn new(dir: PathBuf, stamp: String) -> Self {
-        FileSet { dir, stamp, pending: Vec::new() }
+        FileSet { dir, stamp, line_end: LineEnd::Lf, pending: Vec::new() }
+    }
+
+    /// The set's CSVs end their rows with `line_end` (default `\n`).
+    pub fn with_line_end(mut self, line_end: LineEnd) -> Self {
+        self.line_end = line_end;
+        self
     }
 
     fn temp_file(&self, name: &FileName) -> Result<NamedTempFile> {
@@ -121,7 +128,7 @@ impl FileSet {
     fn write_csv(&self, name: FileName, write: CsvRows<'_>) -> Result<(Pending, usize)> {
         let temp = self.temp_file(&name)?;
         let file = temp.reopen().map_err(|e| self.write_error(&name, e))?;
-        let mut writer = csv_writer(file);
+        let mut writer = csv_writer(file, self.line_end);
         let rows = write(&mut writer).map_err(|e| self.write_error(&name, e))?;
         let buffered = writer.into_inner().map_err(|e| self.write_error(&name, e.error()))?;
         let (file, sha256, bytes) = buffered.into_inner().map_err(|e| self.write_error(&name, e.error()))?.finish();
@@ -138,7 +145,7 @@ impl FileSet {
     /// Like `commit`, then writes `last` (made from the final stamp and the files moved)
     /// and moves it into place after all the others. Returns the files and the final stamp.
     pub fn commit_with_last(self, last: Option<LastFile<'_>>) -> Result<(Vec<WrittenFile>, String)> {
-        let FileSet { dir, stamp, mut pending } = self;
+        let FileSet { dir, stamp, mut pending, .. } = self;
         for attempt in 1..=MAX_STAMP_ATTEMPTS {
             let stamp = if attempt == 1 { stamp.clone() } else { format!("{stamp}-{attempt}") };
             match persist_all(&dir, &stamp, pending, last.as_ref()) {

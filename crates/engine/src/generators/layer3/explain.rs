@@ -1,17 +1,16 @@
 //! `explainUser`: why one user is, or is not, in tonight's audiences. It applies the same
 //! rules as the generator (rules.rs) to one user's actions, in one snapshot.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::queries;
 use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker, Thresholds};
-use super::window;
+use super::{run_window, Window};
 use crate::db::{database_for, RunSettings, RunSnapshot};
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
-use crate::options::GeneratorOptions;
+use crate::options::{GeneratorOptions, Rules};
 use crate::time::iso;
 
 /// At most this many actions are listed (the pick still uses every action in the window).
@@ -65,6 +64,8 @@ pub enum Verdict {
     NoActivity { reason: String },
     OutsideWindow { reason: String },
     BelowDemand { audience_type: Audience, count: i64, threshold: i64, reason: String },
+    /// Rules `v1` only: the row would lack a first name or a size.
+    IncompleteProfile { audience_type: Audience, reason: String },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -97,8 +98,11 @@ pub async fn explain(
     let connection = &mut snapshot.connections[0];
     let guard = connection.canceller.clone();
     let tx = &mut connection.tx;
-    let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
-    super::warn_if_empty_window(logger, options.lookback_hours, options.cooling_hours);
+    let window = run_window(options.rules, as_of, options.as_of.is_some(), options.lookback_hours, options.cooling_hours);
+    let (start, end) = (window.start, window.end);
+    if options.rules == Rules::V2 {
+        super::warn_if_empty_window(logger, options.lookback_hours, options.cooling_hours);
+    }
 
     // Each query is timed in the log (`--verbose` in the CLI), as `generate`'s are.
     let liveness = logger.timed("explain", "the user", guard.guard(queries::read_user_liveness(tx, user_id))).await?;
@@ -109,12 +113,12 @@ pub async fn explain(
     variant_ids.dedup();
     let variants = logger.timed("explain", "variants", guard.guard(queries::read_variants(tx, &variant_ids))).await?;
 
-    let describe = |a: &Action| describe_action(a, start, end, &variants);
+    let describe = |a: &Action| describe_action(a, &window, &variants);
     let listed: Vec<ExplainedAction> = actions.iter().take(MAX_LISTED_ACTIONS).map(describe).collect();
     let in_window: Vec<Action> = actions.iter().copied().filter(|a| a.created_at >= start && a.created_at < end).collect();
     let base = |verdict: Verdict| Explanation {
         user_id,
-        window: serde_json::json!({ "start": iso(start), "end": iso(end) }),
+        window: window.to_json(),
         as_of: iso(as_of),
         actions: listed.clone(),
         winner: None,
@@ -140,7 +144,7 @@ pub async fn explain(
                 })
                 .unwrap_or_default();
             base(Verdict::OutsideWindow {
-                reason: format!("no action in the window [{}, {}){detail}", iso(start), iso(end)),
+                reason: format!("no action in the window {}{detail}", window.describe()),
             })
         }
         Some(true) => {
@@ -161,19 +165,34 @@ pub async fn explain(
                 let profiles =
                     logger.timed("explain", "profile", guard.guard(queries::read_profiles(tx, &[user_id]))).await?;
                 // The profiles of one user: theirs is at slot 0.
-                let row = super::to_row(&Kept::new(&pick, count), &profiles, &variants);
-                let mut explanation = base(Verdict::InAudience {
-                    audience_type: audience,
-                    reason: format!(
-                        "{} in the window; {} {count} >= {threshold}: in {}",
-                        pick.action.kind.as_str(),
-                        demand.column(),
-                        audience.file_prefix()
-                    ),
-                });
-                explanation.row = Some(
-                    audience.header().iter().zip(row.fields()).map(|(k, v)| (k.to_string(), v.into())).collect(),
-                );
+                let row = super::to_row(&Kept::new(&pick, count), &profiles, &variants, options.rules);
+                let complete = super::rules::has_complete_profile_v1(&row.first_name, &row.usersize);
+                let mut explanation = if options.rules == Rules::V1 && !complete {
+                    let missing = if row.first_name.is_empty() { "first name" } else { "size (a preferred mens_size)" };
+                    base(Verdict::IncompleteProfile {
+                        audience_type: audience,
+                        reason: format!(
+                            "{} in the window and {} {count} >= {threshold}, but the user has no {missing}: rules v1 drop the row, as the production script does",
+                            pick.action.kind.as_str(),
+                            demand.column()
+                        ),
+                    })
+                } else {
+                    base(Verdict::InAudience {
+                        audience_type: audience,
+                        reason: format!(
+                            "{} in the window; {} {count} >= {threshold}: in {}",
+                            pick.action.kind.as_str(),
+                            demand.column(),
+                            audience.file_prefix()
+                        ),
+                    })
+                };
+                if matches!(explanation.verdict, Verdict::InAudience { .. }) {
+                    explanation.row = Some(
+                        audience.header().iter().zip(row.fields()).map(|(k, v)| (k.to_string(), v.into())).collect(),
+                    );
+                }
                 explanation
             } else {
                 base(Verdict::BelowDemand {
@@ -205,20 +224,18 @@ fn verdict_name(verdict: &Verdict) -> &'static str {
         Verdict::NoActivity { .. } => "no_activity",
         Verdict::OutsideWindow { .. } => "outside_window",
         Verdict::BelowDemand { .. } => "below_demand",
+        Verdict::IncompleteProfile { .. } => "incomplete_profile",
     }
 }
 
-fn describe_action(
-    action: &Action,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    variants: &queries::Variants,
-) -> ExplainedAction {
+fn describe_action(action: &Action, window: &Window, variants: &queries::Variants) -> ExplainedAction {
+    let (start, end) = (window.start, window.end);
     let hours = |delta: chrono::TimeDelta| (delta.num_microseconds().unwrap_or(i64::MAX) as f64 / 3.6e9 * 100.0).round() / 100.0;
     let (position, hours_outside) = if action.created_at < start {
         (Position::BeforeWindow, Some(hours(start - action.created_at)))
     } else if action.created_at >= end {
-        (Position::AfterWindow, Some(hours(action.created_at - end)))
+        let last = window.shown_end.unwrap_or(end);
+        (Position::AfterWindow, Some(hours(action.created_at - last)))
     } else {
         (Position::InWindow, None)
     };

@@ -7,6 +7,7 @@ pub mod explain;
 pub mod queries;
 pub mod rules;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -25,7 +26,8 @@ use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Pick, Picker, Ro
 use crate::db::{database_for, RunSettings, RunSnapshot, SharedConnections};
 use crate::error::{EngineError, Result};
 use crate::log::{Level, Logger};
-use crate::output::{prepare_output_dir, CsvRows, CsvSink, FileName, FileSet};
+use crate::options::Rules;
+use crate::output::{prepare_output_dir, CsvRows, CsvSink, FileName, FileSet, LineEnd};
 use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
 
 pub const NAME: &str = "layer3-behavior";
@@ -45,6 +47,59 @@ pub static GENERATOR: Generator = Generator {
 
 fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
     Box::pin(run(ctx))
+}
+
+/// The window a run reads: its start (included) and the bound its actions must be below, and
+/// how a message shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    /// Exclusive: `created_at < end`.
+    pub end: DateTime<Utc>,
+    /// The last instant named in messages: `None` when there is no upper bound.
+    pub shown_end: Option<DateTime<Utc>>,
+    pub end_included: bool,
+}
+
+/// The window of the run's rules: rule 1 of the contract, or under `v1` the production
+/// script's `created_at >= asOf − (lookback − cooling) h`, up to `asOf` included when the
+/// caller gave one and without an upper bound when not (the script's `>= now() − …`).
+pub fn run_window(rules: Rules, as_of: DateTime<Utc>, as_of_given: bool, lookback_hours: f64, cooling_hours: f64) -> Window {
+    match rules {
+        Rules::V2 => {
+            let (start, end) = window(as_of, lookback_hours, cooling_hours);
+            Window { start, end, shown_end: Some(end), end_included: false }
+        }
+        Rules::V1 => {
+            let start = as_of - crate::time::hours(lookback_hours - cooling_hours);
+            // Timestamps have microseconds: `< asOf + 1 µs` is `<= asOf`.
+            let (end, shown_end) = if as_of_given {
+                (as_of + chrono::TimeDelta::microseconds(1), Some(as_of))
+            } else {
+                (crate::time::LAST_INSTANT, None)
+            };
+            Window { start, end, shown_end, end_included: true }
+        }
+    }
+}
+
+impl Window {
+    /// `[start, end)`, `[start, end]` or `[start, no upper bound)`.
+    pub fn describe(&self) -> String {
+        match (self.shown_end, self.end_included) {
+            (Some(end), false) => format!("[{}, {})", crate::time::iso(self.start), crate::time::iso(end)),
+            (Some(end), true) => format!("[{}, {}]", crate::time::iso(self.start), crate::time::iso(end)),
+            (None, _) => format!("[{}, no upper bound)", crate::time::iso(self.start)),
+        }
+    }
+
+    pub fn to_json(self) -> serde_json::Value {
+        let mut json = json!({ "start": crate::time::iso(self.start), "end": self.shown_end.map(crate::time::iso) });
+        if self.end_included {
+            json["endIncluded"] = json!(true);
+        }
+        json
+    }
 }
 
 /// The window of rule 1: `[asOf − (lookback − cooling) h, asOf − cooling h)`.
@@ -85,14 +140,16 @@ struct Enrichment {
 }
 
 impl Enrichment {
-    fn row(&self, kept: &Kept) -> Row {
-        to_row(kept, &self.profiles, &self.variants)
+    fn row(&self, kept: &Kept, rules: Rules) -> Row {
+        to_row(kept, &self.profiles, &self.variants, rules)
     }
 
-    /// Writes a row without allocating: ids and the count go through `buffers`.
-    fn write_row(&self, w: &mut CsvSink, kept: &Kept, buffers: &mut RowBuffers) -> csv::Result<()> {
+    /// Writes a row without allocating (but for `lastActive` under rules `v1`): ids and the
+    /// count go through `buffers`.
+    fn write_row(&self, w: &mut CsvSink, kept: &Kept, rules: Rules, buffers: &mut RowBuffers) -> csv::Result<()> {
         let profile = self.profiles.at(kept.slot as usize);
-        let (product_name, variant_size) = self.variants.get(&kept.variant_id).unwrap_or(("", UNKNOWN_SIZE));
+        let (product_name, variant_size) = variant_columns(&self.variants, &kept.variant_id, rules);
+        let last_active = last_active_text(profile.last_active, rules);
         buffers.count.clear();
         write!(buffers.count, "{}", kept.count)
             .map_err(|_| csv::Error::from(std::io::Error::other("formatting a count")))?;
@@ -104,7 +161,7 @@ impl Enrichment {
             variant_size,
             product_name,
             &*kept.variant_id.hyphenated().encode_lower(&mut buffers.variant_id),
-            profile.last_active,
+            &last_active,
             &buffers.count,
         ])
     }
@@ -129,6 +186,24 @@ impl RunQueries<'_, '_> {
 
 /// `relevant_variant_size` of a variant without `mens_size` (or not found).
 const UNKNOWN_SIZE: &str = "Unknown";
+
+/// A variant's product name and `relevant_variant_size`; under rules `v1` an empty size is
+/// `Unknown` too.
+fn variant_columns<'v>(variants: &'v Variants, variant: &Uuid, rules: Rules) -> (&'v str, &'v str) {
+    match variants.get(variant) {
+        None => ("", UNKNOWN_SIZE),
+        Some((product, "")) if rules == Rules::V1 => (product, UNKNOWN_SIZE),
+        Some(columns) => columns,
+    }
+}
+
+/// `lastActive` as the rules write it: PostgreSQL's text, or Python's under `v1`.
+fn last_active_text(pg: &str, rules: Rules) -> Cow<'_, str> {
+    match rules {
+        Rules::V2 => Cow::Borrowed(pg),
+        Rules::V1 => rules::python_timestamp_text(pg),
+    }
+}
 
 struct RowBuffers {
     user_id: [u8; Hyphenated::LENGTH],
@@ -278,16 +353,19 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
-    let (start, end) = window(as_of, options.lookback_hours, options.cooling_hours);
-    warn_if_empty_window(log, options.lookback_hours, options.cooling_hours);
+    let window = run_window(options.rules, as_of, options.as_of.is_some(), options.lookback_hours, options.cooling_hours);
+    if options.rules == Rules::V2 {
+        warn_if_empty_window(log, options.lookback_hours, options.cooling_hours);
+    }
     let mut timings = HashMap::new();
-    timings.insert("connect", phase.end(format!("window [{}, {})", crate::time::iso(start), crate::time::iso(end))));
+    let rules_note = if options.rules == Rules::V1 { " (rules v1: the production script's)" } else { "" };
+    timings.insert("connect", phase.end(format!("window {}{rules_note}", window.describe())));
     let connections = SharedConnections::new(snapshot.connections.iter_mut());
     let q = RunQueries { connections: &connections, log };
 
     // The three kinds of action, the deleted users and the size values are independent reads.
     let phase = log.phase("activity", "reading the window's actions and the deleted users");
-    let window_at = (queries::utc_wall_clock(start), queries::utc_wall_clock(end));
+    let window_at = (queries::utc_wall_clock(window.start), queries::utc_wall_clock(window.end));
     let (offers, closet, wishlist, deleted, size_values) = tokio::try_join!(
         q.run("activity", "offer_created rows", async |c| read_kind(c, ActionKind::OfferCreated, window_at).await),
         q.run("activity", "closet_add rows", async |c| read_kind(c, ActionKind::ClosetAdd, window_at).await),
@@ -315,7 +393,8 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         "generator": NAME,
         "automationId": options.automation_id,
         "asOf": crate::time::iso(as_of),
-        "window": { "start": crate::time::iso(start), "end": crate::time::iso(end) },
+        "window": window.to_json(),
+        "rules": options.rules.as_str(),
         "dryRun": options.dry_run,
         "options": options.to_public_json(),
     });
@@ -332,18 +411,23 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
 
     let thresholds =
         Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
-    let (audiences, enrichment) =
+    let (mut audiences, enrichment) =
         count_filter_enrich(&q, &mut timings, picks, deleted, &size_values, thresholds).await?;
     drop(connections);
     snapshot.finish().await?;
+    let incomplete = match options.rules {
+        Rules::V1 => drop_incomplete_profiles(&mut audiences, &enrichment.profiles, log),
+        Rules::V2 => Vec::new(),
+    };
 
     let audience_counts: serde_json::Map<String, serde_json::Value> = audiences
         .iter()
         .map(|a| {
-            (
-                a.audience.as_str().to_string(),
-                json!({ "beforeFilter": a.filtered.before_filter, "afterFilter": a.filtered.kept.len() }),
-            )
+            let mut counts = json!({ "beforeFilter": a.filtered.before_filter, "afterFilter": a.filtered.kept.len() });
+            if let Some((_, dropped)) = incomplete.iter().find(|(audience, _)| *audience == a.audience) {
+                counts["incompleteProfiles"] = json!(dropped);
+            }
+            (a.audience.as_str().to_string(), counts)
         })
         .collect();
     metadata["counts"] = json!({
@@ -360,6 +444,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             log.info(format!("dry run: {audience_size} rows computed, no files written"));
             let planned: Vec<serde_json::Value> = audiences
                 .iter()
+                .filter(|a| writes_files(a, options.rules))
                 .flat_map(|a| {
                     [(a.filtered.kept.len(), false), (1, true)].map(|(rows, test)| {
                         json!({ "audienceType": a.audience.as_str(), "isTestFile": test, "rowCount": rows })
@@ -372,8 +457,13 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         Some(mut dir) => {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
+            let rules = options.rules;
             let written = tokio::task::spawn_blocking(move || {
-                let written = write_files(dir.for_writing()?.to_path_buf(), stamp, &audiences, &enrichment, manifest)?;
+                let written = write_files(dir.for_writing()?.to_path_buf(), stamp, &audiences, &enrichment, rules, manifest)?;
+                if written.0.is_empty() {
+                    // Rules v1 with every audience empty: no file, as the production script.
+                    return Ok(written);
+                }
                 dir.keep();
                 Ok::<_, EngineError>(written)
             })
@@ -388,6 +478,31 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
 }
 
 const MANIFEST_SUFFIX: &str = ".manifest.json";
+
+/// Whether an audience gets its two files: always under `v2`; under `v1` only when it has
+/// rows, as the production script.
+fn writes_files(audience: &AudienceRows, rules: Rules) -> bool {
+    rules == Rules::V2 || !audience.filtered.kept.is_empty()
+}
+
+/// Rules `v1`: drops the rows whose first name or size is empty (the production script skips
+/// such users), keeping the order of the others. Returns how many each audience lost.
+fn drop_incomplete_profiles(audiences: &mut [AudienceRows], profiles: &Profiles, log: &Logger) -> Vec<(Audience, usize)> {
+    let dropped: Vec<(Audience, usize)> = audiences
+        .iter_mut()
+        .map(|a| {
+            let before = a.filtered.kept.len();
+            a.filtered.kept.retain(|k| {
+                let profile = profiles.at(k.slot as usize);
+                rules::has_complete_profile_v1(profile.first_name, profile.usersize)
+            });
+            (a.audience, before - a.filtered.kept.len())
+        })
+        .collect();
+    let total: usize = dropped.iter().map(|(_, n)| n).sum();
+    log.info(format!("rules v1: {total} rows without a first name or a size dropped, as the production script does"));
+    dropped
+}
 
 /// What the run manifest says besides its files: what ran, with which options, on which window.
 fn manifest_base(ctx: &RunContext, metadata: &serde_json::Value) -> serde_json::Value {
@@ -411,9 +526,9 @@ fn with_files(mut manifest: serde_json::Value, stamp: Option<&str>, files: Vec<s
 }
 
 /// The row of `kept`, its profile at `kept.slot` of `profiles`.
-pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &Variants) -> Row {
+pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &Variants, rules: Rules) -> Row {
     let profile = profiles.at(kept.slot as usize);
-    let (product_name, variant_size) = variants.get(&kept.variant_id).unwrap_or(("", UNKNOWN_SIZE));
+    let (product_name, variant_size) = variant_columns(variants, &kept.variant_id, rules);
     Row {
         user_id: kept.user_id.to_string(),
         username: profile.username.to_string(),
@@ -422,7 +537,7 @@ pub(crate) fn to_row(kept: &Kept, profiles: &Profiles, variants: &Variants) -> R
         relevant_variant_size: variant_size.to_string(),
         product_name: product_name.to_string(),
         variant_id: kept.variant_id.to_string(),
-        last_active: profile.last_active.to_string(),
+        last_active: last_active_text(profile.last_active, rules).into_owned(),
         count: kept.count.to_string(),
     }
 }
@@ -432,14 +547,16 @@ fn write_files(
     stamp: String,
     audiences: &[AudienceRows],
     enrichment: &Enrichment,
+    rules: Rules,
     manifest: serde_json::Value,
 ) -> Result<(Vec<OutputFile>, Option<std::path::PathBuf>)> {
-    let mut set = FileSet::new(dir.clone(), stamp);
+    let line_end = if rules == Rules::V1 { LineEnd::CrLf } else { LineEnd::Lf };
+    let mut set = FileSet::new(dir.clone(), stamp).with_line_end(line_end);
     let now = Utc::now();
     // Each audience's file and its test file, all written at once.
     let mut files: Vec<(FileName, CsvRows<'_>)> = Vec::new();
     let mut planned = Vec::new();
-    for audience in audiences {
+    for audience in audiences.iter().filter(|a| writes_files(a, rules)) {
         let header = audience.audience.header();
         let prefix = audience.audience.file_prefix();
         let kept = &audience.filtered.kept;
@@ -449,13 +566,19 @@ fn write_files(
                 let mut buffers = RowBuffers::new();
                 w.write_record(header)?;
                 for row in kept {
-                    enrichment.write_row(w, row, &mut buffers)?;
+                    enrichment.write_row(w, row, rules, &mut buffers)?;
                 }
                 Ok(kept.len())
             }),
         ));
         planned.push((audience.audience, false));
-        let test = rules::test_row(kept.first().map(|k| enrichment.row(k)).as_ref(), now);
+        let test = match rules {
+            Rules::V2 => rules::test_row(kept.first().map(|k| enrichment.row(k, rules)).as_ref(), now),
+            Rules::V1 => {
+                let first_two: Vec<Row> = kept.iter().take(2).map(|k| enrichment.row(k, rules)).collect();
+                rules::test_row_v1(&first_two).ok_or_else(|| EngineError::internal("a v1 test row for an empty audience"))?
+            }
+        };
         files.push((
             FileName::new(format!("{prefix}_TEST_"), ".csv"),
             Box::new(move |w| {
@@ -465,6 +588,9 @@ fn write_files(
             }),
         ));
         planned.push((audience.audience, true));
+    }
+    if files.is_empty() {
+        return Ok((Vec::new(), None));
     }
     let rows = set.add_csvs(files)?;
     let planned: Vec<(Audience, usize, bool)> =

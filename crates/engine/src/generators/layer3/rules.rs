@@ -404,10 +404,129 @@ pub fn test_row(first: Option<&Row>, now: DateTime<Utc>) -> Row {
     }
 }
 
+/// The test file's single row under rules `v1` (contract section 9): the product columns of
+/// the audience's second row, or of its first when it has one; the production script's fixed
+/// `lastActive`. An empty audience has no test file.
+pub fn test_row_v1(rows: &[Row]) -> Option<Row> {
+    let source = rows.get(1).or(rows.first())?;
+    Some(Row {
+        user_id: TEST_USER_ID.into(),
+        username: TEST_USERNAME.into(),
+        first_name: TEST_FIRST_NAME.into(),
+        usersize: TEST_USERSIZE.into(),
+        relevant_variant_size: source.relevant_variant_size.clone(),
+        product_name: source.product_name.clone(),
+        variant_id: source.variant_id.clone(),
+        last_active: V1_TEST_LAST_ACTIVE.into(),
+        count: source.count.clone(),
+    })
+}
+
+/// The test row's `lastActive` in the production script.
+pub const V1_TEST_LAST_ACTIVE: &str = "2025-08-05 20:00:00.000000+00:00";
+
+/// Under rules `v1` a row needs a first name and a size (the production script skips users
+/// without them).
+pub fn has_complete_profile_v1(first_name: &str, usersize: &str) -> bool {
+    !first_name.is_empty() && !usersize.is_empty()
+}
+
+/// A timestamp as PostgreSQL writes it (`TimeZone = UTC`, `DateStyle = ISO`) rewritten as
+/// Python's `str()` of the `datetime` psycopg2 returns for it: the fraction as six digits when
+/// there is one, the offset as `+HH:MM`. `2026-11-28 08:07:00.12+00` becomes
+/// `2026-11-28 08:07:00.120000+00:00`; a `timestamp without time zone` keeps having no offset.
+/// Anything else (infinity, BC dates, years past 9999, which Python cannot hold) is left as is.
+pub fn python_timestamp_text(pg: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let bytes = pg.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes.get(range).is_some_and(|b| b.iter().all(u8::is_ascii_digit));
+    let shape_ok = bytes.len() >= 19
+        && digits(0..4)
+        && bytes[4] == b'-'
+        && digits(5..7)
+        && bytes[7] == b'-'
+        && digits(8..10)
+        && bytes[10] == b' '
+        && digits(11..13)
+        && bytes[13] == b':'
+        && digits(14..16)
+        && bytes[16] == b':'
+        && digits(17..19);
+    if !shape_ok {
+        return Cow::Borrowed(pg);
+    }
+    let (base, mut rest) = pg.split_at(19);
+    let mut fraction = "";
+    if let Some(after_dot) = rest.strip_prefix('.') {
+        let end = after_dot.find(|c: char| !c.is_ascii_digit()).unwrap_or(after_dot.len());
+        fraction = &after_dot[..end];
+        rest = &after_dot[end..];
+        if fraction.is_empty() || fraction.len() > 6 {
+            return Cow::Borrowed(pg);
+        }
+    }
+    let offset = match rest.as_bytes() {
+        [] => String::new(),
+        [sign @ (b'+' | b'-'), h1, h2] if h1.is_ascii_digit() && h2.is_ascii_digit() => format!("{}{}{}:00", *sign as char, *h1 as char, *h2 as char),
+        [b'+' | b'-', h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()) => rest.to_string(),
+        _ => return Cow::Borrowed(pg),
+    };
+    let fraction = if fraction.is_empty() || fraction.bytes().all(|b| b == b'0') { String::new() } else { format!(".{fraction:0<6}") };
+    Cow::Owned(format!("{base}{fraction}{offset}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn timestamps_read_as_python_prints_them() {
+        let cases = [
+            ("2026-11-28 08:07:00+00", "2026-11-28 08:07:00+00:00"),
+            ("2026-11-28 08:07:00.12+00", "2026-11-28 08:07:00.120000+00:00"),
+            ("2026-11-28 08:07:00.123456+00", "2026-11-28 08:07:00.123456+00:00"),
+            ("2026-11-28 08:07:00.000001+00", "2026-11-28 08:07:00.000001+00:00"),
+            ("2026-11-28 08:07:00", "2026-11-28 08:07:00"),
+            ("2026-11-28 08:07:00.5", "2026-11-28 08:07:00.500000"),
+            ("2026-11-28 08:07:00+05:30", "2026-11-28 08:07:00+05:30"),
+            ("infinity", "infinity"),
+            ("0044-03-15 00:00:00+00 BC", "0044-03-15 00:00:00+00 BC"),
+            ("10000-01-01 00:00:00+00", "10000-01-01 00:00:00+00"),
+            ("", ""),
+        ];
+        for (pg, python) in cases {
+            assert_eq!(python_timestamp_text(pg), python, "{pg}");
+        }
+    }
+
+    #[test]
+    fn the_v1_test_row_takes_the_second_row() {
+        let row = |n: &str| Row {
+            user_id: format!("u{n}"),
+            username: format!("name{n}"),
+            first_name: "F".into(),
+            usersize: "9".into(),
+            relevant_variant_size: format!("s{n}"),
+            product_name: format!("p{n}"),
+            variant_id: format!("v{n}"),
+            last_active: String::new(),
+            count: n.into(),
+        };
+        assert_eq!(test_row_v1(&[]), None);
+        let one = test_row_v1(&[row("1")]).unwrap();
+        assert_eq!(one.fields(), [TEST_USER_ID, "beems", "Mbiyimoh", "13", "s1", "p1", "v1", V1_TEST_LAST_ACTIVE, "1"]);
+        let second = test_row_v1(&[row("1"), row("2"), row("3")]).unwrap();
+        assert_eq!(&second.fields()[4..], ["s2", "p2", "v2", V1_TEST_LAST_ACTIVE, "2"]);
+    }
+
+    #[test]
+    fn complete_profiles_need_a_first_name_and_a_size() {
+        assert!(has_complete_profile_v1("Ada", "10"));
+        assert!(!has_complete_profile_v1("", "10"));
+        assert!(!has_complete_profile_v1("Ada", ""));
+        assert!(has_complete_profile_v1(" ", "0"), "Python's truthiness: a space and '0' are values");
+    }
     use std::collections::HashMap;
 
     fn t(h: u32, m: u32) -> DateTime<Utc> {
