@@ -226,6 +226,7 @@ export async function executeAudienceGeneration(
       automationId: automation.id,
       asOf: config.asOf,
       databaseUrl,
+      ...(config.rules !== undefined ? { rules: config.rules } : {}),
       pythonPath: config.pythonPath,
       scriptsDir: config.scriptsDir,
       timeoutMs: config.timeoutMs,

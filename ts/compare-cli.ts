@@ -26,6 +26,8 @@ Options:
   --lookback-hours N     default 48
   --cooling-hours N      default 12
   --script-id ID         default ${DEFAULT_COMPARE_SCRIPT_ID}
+  --rules v1|v2          the row rules of both runs (default v2; v1: the production script's,
+                         docs/layer3-contract.md section 9)
   --out DIR              V1 files in DIR/v1, V2 files in DIR/v2 (default: a new temp dir,
                          kept for inspection; removed if a run fails)
   --python PATH          python for V1 (default: env AUDIENCE_ENGINE_PYTHON, .venv/bin/python, python3)
@@ -48,13 +50,14 @@ interface ParsedArgs {
   scriptId?: string;
   out?: string;
   python?: string;
+  rules?: 'v1' | 'v2';
   json: boolean;
   help: boolean;
 }
 
 class UsageError extends Error {}
 
-const VALUE_FLAGS = new Set(['--database-url', '--as-of', '--lookback-hours', '--cooling-hours', '--script-id', '--out', '--python']);
+const VALUE_FLAGS = new Set(['--database-url', '--as-of', '--lookback-hours', '--cooling-hours', '--script-id', '--out', '--python', '--rules']);
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const parsed: ParsedArgs = { json: false, help: false };
@@ -110,6 +113,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
       case '--python':
         parsed.python = value;
         break;
+      case '--rules':
+        if (value !== 'v1' && value !== 'v2') throw new UsageError(`--rules must be v1 or v2, got ${JSON.stringify(value)}`);
+        parsed.rules = value;
+        break;
     }
   }
   const lookback = parsed.lookbackHours ?? 48;
@@ -149,6 +156,7 @@ export async function main(argv: string[], io: CliIo = defaultIo(), program: Pro
       scriptId: args.scriptId,
       outDir: args.out,
       pythonPath: args.python,
+      ...(args.rules ? { rules: args.rules } : {}),
       env: io.env,
       logger: args.json ? undefined : { info: (m) => io.stderr(`${m}\n`), warn: (m) => io.stderr(`${m}\n`) },
     });

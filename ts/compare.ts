@@ -120,6 +120,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
         outputDir: v1Dir,
         asOf,
         databaseUrl,
+        ...(options.rules !== undefined ? { rules: options.rules } : {}),
         pythonPath: options.pythonPath,
         scriptsDir: options.scriptsDir,
         timeoutMs: options.timeoutMs,
