@@ -710,7 +710,7 @@ async function loadSchema(url) {
   }
 }
 
-module.exports = { startPostgres, createDatabase, loadSchema, serverOsUser, endWithProcess, USER, PASSWORD };
+module.exports = { startPostgres, createDatabase, loadSchema, serverOsUser, endWithProcess, freePort, USER, PASSWORD };
 
 if (require.main === module) {
   // `node scripts/pg-server.js`: start a server with the schema loaded in database

@@ -11,7 +11,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
-const { serverOsUser, endWithProcess } = require('./pg-server.js');
+const { serverOsUser, endWithProcess, freePort } = require('./pg-server.js');
 
 const START_TIMEOUT_MS = 15_000;
 
@@ -33,18 +33,6 @@ function pgbouncerPath() {
     }
   }
   return null;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function canConnect(port) {

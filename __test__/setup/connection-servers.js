@@ -26,7 +26,7 @@ async function startConnectionServers(mainUrl) {
   };
   try {
     const certs = await makeCertificates(certDir, { clientUser: CERT_USER });
-    const [tlsServer, wrongHostServer] = await Promise.all([
+    const started = await Promise.allSettled([
       startPostgres({
         tls: {
           certFile: certs.serverCert,
@@ -41,12 +41,17 @@ async function startConnectionServers(mainUrl) {
       }),
       startPostgres({ tls: { certFile: certs.wrongHostCert, keyFile: certs.wrongHostKey } }),
     ]);
-    stops.push(() => tlsServer.stop(), () => wrongHostServer.stop());
+    for (const server of started) if (server.status === 'fulfilled') stops.push(() => server.value.stop());
+    const failed = started.find((server) => server.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [tlsServer, wrongHostServer] = started.map((server) => server.value);
 
     let pgbouncer = null;
     let pgbouncerSkipped = null;
     if (pgbouncerPath()) {
-      const bouncer = await startPgBouncer({ upstreamUrl: mainUrl, poolMode: 'transaction', defaultPoolSize: 5 });
+      // Nothing in ignore_startup_parameters, as on many real poolers: a client that sends a
+      // startup parameter PgBouncer does not know (sqlx's default extra_float_digits) is refused.
+      const bouncer = await startPgBouncer({ upstreamUrl: mainUrl, poolMode: 'transaction', defaultPoolSize: 5, ignoreStartupParameters: [] });
       stops.push(() => bouncer.stop());
       pgbouncer = bouncer.url;
     } else {
