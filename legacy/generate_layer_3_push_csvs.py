@@ -423,13 +423,19 @@ SELECT 'offer_created' AS kind,
 """
 
 
+# Rules v1 without an asOf has no upper bound (the production script's `created_at >= now() - ...`)
+# but for what no date can be: `infinity` and years past 9999, which Python cannot hold either.
+# V2 reads below the same instant.
+NO_UPPER_BOUND = "'10000-01-01 00:00:00'::timestamp"
+
+
 def activity_sql(end_operator: str | None) -> str:
     """The activity query with its upper bound: `created_at < end` (v2), `<= end` (v1 with an
-    asOf) or none (v1 without asOf: the production script's `created_at >= now() - ...`)."""
+    asOf) or, for None (v1 without asOf), only `created_at < NO_UPPER_BOUND`."""
     sql = _ACTIVITY_SQL_TEMPLATE
     for alias in ("ii", "wi", "wo", "o"):
         if end_operator is None:
-            until = ""
+            until = f"AND {alias}.created_at < {NO_UPPER_BOUND}"
         elif end_operator in ("<", "<="):
             until = f"AND {alias}.created_at {end_operator} %(end)s::timestamp"
         else:

@@ -255,6 +255,7 @@ class RulesV1Test(unittest.TestCase):
         self.assertEqual(bounded.count("created_at <= %(end)s::timestamp"), 4)
         open_ended = g.activity_sql(None)
         self.assertNotIn("%(end)s", open_ended)
+        self.assertEqual(open_ended.count("created_at < '10000-01-01 00:00:00'::timestamp"), 4)
         self.assertEqual(open_ended.count("created_at >= %(start)s::timestamp"), 4)
         for sql in (v2, bounded, open_ended):
             self.assertNotIn("{until", sql)
