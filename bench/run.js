@@ -1,7 +1,12 @@
 'use strict';
 // `npm run bench -- --users N [--runs K] [--database-url URL] [--contenders v2,seed,v1,sql]
 //                   [--window-hours H] [--seed S] [--indexes none|recommended|both] [--out FILE]
-//                   [--timeout SECONDS (per contender run, default 3600)]`
+//                   [--timeout SECONDS (per contender run, default 3600)] [--rules v2|v1]`
+//
+// `--rules v1`: V2 and V1 both follow the production script's rules (docs/layer3-contract.md,
+// section 9), and are checked byte for byte against each other; the contender `v2contract` runs
+// V2 with the contract's rules beside them, for reference (not checked: other rules, other rows).
+// The seed plan and the SQL statement follow the contract only.
 //
 // 1. Data: without --database-url, starts the embedded PostgreSQL in this process and generates
 //    N users (bench/datagen.sql). With --database-url, uses the data there (generating it when the
@@ -31,7 +36,13 @@ const AUDIENCES = [
   ['closet_adders', 'recent-closet-adders'],
   ['wishlist_adders', 'recent-wishlist-adders'],
 ];
-const NAMES = { v2: 'V2 (napi addon)', seed: 'seed plan (pg + fast-csv)', v1: 'V1 (Python)', sql: 'one SQL statement (psql COPY)' };
+const NAMES = {
+  v2: 'V2 (napi addon)',
+  seed: 'seed plan (pg + fast-csv)',
+  v1: 'V1 (Python)',
+  sql: 'one SQL statement (psql COPY)',
+  v2contract: "V2, the contract's rules",
+};
 
 function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
@@ -47,7 +58,8 @@ function parseArgs(argv) {
       runs: { type: 'string', default: '3' },
       seed: { type: 'string', default: '1' },
       'database-url': { type: 'string' },
-      contenders: { type: 'string', default: 'v2,seed,v1,sql' },
+      contenders: { type: 'string' },
+      rules: { type: 'string', default: 'v2' },
       'window-hours': { type: 'string', default: '24' },
       indexes: { type: 'string', default: 'none' },
       out: { type: 'string' },
@@ -56,15 +68,20 @@ function parseArgs(argv) {
   });
   const args = {
     users: Number(values.users), runs: Number(values.runs), seed: Number(values.seed), databaseUrl: values['database-url'],
-    contenders: values.contenders.split(',').map((s) => s.trim()).filter(Boolean), windowHours: Number(values['window-hours']),
-    indexes: values.indexes, out: values.out, timeoutS: Number(values.timeout),
+    contenders: (values.contenders ?? (values.rules === 'v1' ? 'v2,v1,v2contract' : 'v2,seed,v1,sql')).split(',').map((s) => s.trim()).filter(Boolean),
+    windowHours: Number(values['window-hours']), indexes: values.indexes, out: values.out, timeoutS: Number(values.timeout), rules: values.rules,
   };
+  if (!['v1', 'v2'].includes(args.rules)) throw new UsageError(`--rules must be v1 or v2`);
+  const contractOnly = args.contenders.filter((c) => (args.rules === 'v1' ? ['seed', 'sql'] : ['v2contract']).includes(c));
+  if (contractOnly.length) {
+    throw new UsageError(args.rules === 'v1' ? `${contractOnly.join(', ')} follow the contract only: drop them with --rules v1` : 'v2contract is for --rules v1');
+  }
   if (!Number.isInteger(args.users) || args.users < 20) throw new UsageError(`--users must be an integer >= 20`);
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new UsageError(`--runs must be an integer >= 1`);
   if (!(args.windowHours > 0)) throw new UsageError(`--window-hours must be > 0`);
   if (!['none', 'recommended', 'both'].includes(args.indexes)) throw new UsageError(`--indexes must be none, recommended or both`);
   if (!(args.timeoutS > 0)) throw new UsageError(`--timeout must be > 0 (seconds)`);
-  for (const c of args.contenders) if (!NAMES[c]) throw new UsageError(`unknown contender ${c} (v2, seed, v1, sql)`);
+  for (const c of args.contenders) if (!NAMES[c]) throw new UsageError(`unknown contender ${c} (v2, seed, v1, sql, v2contract)`);
   if (!args.contenders.includes('v2')) args.contenders.unshift('v2'); // the reference of the check and the ratios
   return args;
 }
@@ -156,15 +173,21 @@ function contenders(ctx) {
   // The contract's window is [asOf - (lookback - cooling) h, asOf - cooling h): H hours long
   // when lookback = H + 2 * cooling (the defaults 48 / 12 give 24 h).
   const lookback = ctx.windowHours + 2 * COOLING_HOURS;
-  const common = (outDir) => [
+  const contract = (outDir) => [
     '--database-url', ctx.url, '--as-of', AS_OF, '--lookback-hours', String(lookback),
     '--cooling-hours', String(COOLING_HOURS), '--output-dir', outDir,
   ];
+  const common = (outDir) => [...contract(outDir), ...(ctx.rules === 'v1' ? ['--rules', 'v1'] : [])];
   const asOfMs = Date.parse(AS_OF);
   return {
     v2: {
       command: process.execPath,
       args: (o) => [path.join(__dirname, 'contenders', 'v2.js'), ...common(o)],
+      env: { BENCH_V2_DIR: ctx.v2Dir },
+    },
+    v2contract: {
+      command: process.execPath,
+      args: (o) => [path.join(__dirname, 'contenders', 'v2.js'), ...contract(o)],
       env: { BENCH_V2_DIR: ctx.v2Dir },
     },
     seed: { command: process.execPath, args: (o) => [path.join(__dirname, 'contenders', 'seed-plan.js'), ...common(o)] },
@@ -198,7 +221,7 @@ async function runContender(ctx, name) {
     throw new Error(`${name} failed (exit ${result.code}):\n${result.stderr.split('\n').slice(-15).join('\n')}`);
   }
   let phasesMs = null;
-  if (name === 'v2') {
+  if (name === 'v2' || name === 'v2contract') {
     const json = JSON.parse(result.stdout.trim().split('\n').pop());
     if (!json.success) throw new Error(`V2 failed: ${json.error}`);
     phasesMs = json.metadata?.phasesMs ?? null;
@@ -351,6 +374,10 @@ async function benchmarkOnce(ctx, label) {
   const rowsPerAudience = Object.fromEntries(AUDIENCES.map(([a]) => [a, reference[a].rows.length]));
   const check = {};
   for (const name of ctx.contenders.filter((c) => c !== 'v2')) {
+    if (name === 'v2contract') {
+      check[name] = 'other rules';
+      continue;
+    }
     const problems = compare(name, readOutputs(name, checks[name].outDir), reference);
     check[name] = problems.length === 0 ? 'same rows' : problems;
     if (problems.length) {
@@ -360,7 +387,7 @@ async function benchmarkOnce(ctx, label) {
     }
   }
   for (const c of Object.values(checks)) fs.rmSync(c.outDir, { recursive: true, force: true });
-  const failed = Object.entries(check).filter(([, v]) => v !== 'same rows');
+  const failed = Object.entries(check).filter(([, v]) => v !== 'same rows' && v !== 'other rules');
 
   const samples = Object.fromEntries(ctx.contenders.map((c) => [c, []]));
   for (let round = 1; round <= ctx.runs; round++) {
@@ -403,7 +430,7 @@ async function benchmarkOnce(ctx, label) {
       NAMES[name], fmtMs(s.wallMsMedian), s.wallMs.map(fmtMs).join(' / '),
       name === 'v2' ? '1.00' : (s.wallMsMedian / v2).toFixed(2),
       `${s.rssMbMedian.toFixed(0)} MB`, cpu(s.serverCpuMsMedian), cpu(s.clientCpuMsMedian),
-      name === 'v2' ? 'reference' : check[name] === 'same rows' ? 'same rows' : 'DIFFERENT',
+      name === 'v2' ? 'reference' : check[name] === 'same rows' || check[name] === 'other rules' ? check[name] : 'DIFFERENT',
     ]);
   }
   const report = [

@@ -1,6 +1,6 @@
 'use strict';
 // Contender 1: V2, called from Node exactly as a host calls it (the built package, dist/).
-//   node bench/contenders/v2.js --database-url URL --as-of ISO --lookback-hours H --cooling-hours C --output-dir DIR
+//   node bench/contenders/v2.js --database-url URL --as-of ISO --lookback-hours H --cooling-hours C --output-dir DIR [--rules v1]
 // Prints the GeneratorResult as one JSON line on stdout (run.js reads phasesMs from it).
 // BENCH_V2_DIR: a copy of the package (index.js, the .node, dist/) that bench/run.js takes at its
 // start, so a rebuild in the working tree during a benchmark does not change the contender.
@@ -25,6 +25,7 @@ async function main() {
     outputDir: args['output-dir'],
     minInventoryCount: Number(args['min-inventory-count'] ?? 3),
     minWishlistCount: Number(args['min-wishlist-count'] ?? 2),
+    ...(args.rules ? { rules: args.rules } : {}),
     onLog: (event) => logs.push(event.message),
   });
   await shutdown();
