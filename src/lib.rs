@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use audience_engine::conninfo::PgEnv;
 use audience_engine::options::RawOptions;
-use audience_engine::{log::LogSink, registry, run, EngineError, ErrorCode};
+use audience_engine::{EngineError, ErrorCode, log::LogSink, registry, run};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -54,7 +54,9 @@ pub async fn native_explain_user(
     let (cancel, _registered) = register(run_id)?;
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
-        Ok(raw) => serde_json::to_value(run::explain_user(&user_id, &raw, &PgEnv::from_vars(environment), sink, cancel).await),
+        Ok(raw) => {
+            serde_json::to_value(run::explain_user(&user_id, &raw, &PgEnv::from_vars(environment), sink, cancel).await)
+        }
         Err(e) => serde_json::to_value(run::ExplainResult::failure(&user_id, options_error(e))),
     };
     result.map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
@@ -87,7 +89,9 @@ pub fn native_forget_run(run_id: String) -> Result<()> {
 /// come), a new one otherwise. The run is forgotten when the guard drops.
 fn register(run_id: Option<String>) -> Result<(CancellationToken, Registered)> {
     let cancel = match &run_id {
-        Some(id) => RUNS.lock().map_err(|_| lock_error())?.entry(id.clone()).or_insert_with(CancellationToken::new).clone(),
+        Some(id) => {
+            RUNS.lock().map_err(|_| lock_error())?.entry(id.clone()).or_insert_with(CancellationToken::new).clone()
+        }
         None => CancellationToken::new(),
     };
     Ok((cancel, Registered(run_id)))

@@ -259,7 +259,9 @@ pub fn resolve(database_url: &str, env: &PgEnv, home: Option<&Path>) -> Result<T
         )));
     }
     if mode.verifies() && root == RootCerts::None {
-        let default = default_dir.map(|d| d.join("root.crt").display().to_string()).unwrap_or_else(|| "~/.postgresql/root.crt".into());
+        let default = default_dir
+            .map(|d| d.join("root.crt").display().to_string())
+            .unwrap_or_else(|| "~/.postgresql/root.crt".into());
         return Err(EngineError::invalid_option(format!(
             "sslmode={mode} verifies the server's certificate, but no trusted root certificate was given: set sslrootcert to your provider's CA bundle (a PEM file, e.g. the RDS global bundle), or sslrootcert=system for the operating system's trust store (default file {default} does not exist)"
         )));
@@ -332,7 +334,12 @@ fn client_cert(setting: &Setting<'_>, default_dir: Option<&Path>, has_password: 
     let cert_path = PathBuf::from(&cert.0);
     let cert_text = read_file(Param::SslCert, &cert_path, cert.1)?;
     if !cert_text.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(file_error(Param::SslCert, &cert_path, cert.1, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+        return Err(file_error(
+            Param::SslCert,
+            &cert_path,
+            cert.1,
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ));
     }
     let key_path = PathBuf::from(&key.0);
     let key_text = read_file(Param::SslKey, &key_path, key.1)?;
@@ -342,11 +349,18 @@ fn client_cert(setting: &Setting<'_>, default_dir: Option<&Path>, has_password: 
             Param::SslKey,
             &key_path,
             key.1,
-            &format!("is encrypted with a passphrase; {password}give the key without its passphrase (for example `openssl pkey -in encrypted.key -out client.key`, mode 0600)"),
+            &format!(
+                "is encrypted with a passphrase; {password}give the key without its passphrase (for example `openssl pkey -in encrypted.key -out client.key`, mode 0600)"
+            ),
         ));
     }
     if !key_text.contains("PRIVATE KEY-----") {
-        return Err(file_error(Param::SslKey, &key_path, key.1, "holds no PEM private key (-----BEGIN PRIVATE KEY-----)"));
+        return Err(file_error(
+            Param::SslKey,
+            &key_path,
+            key.1,
+            "holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+        ));
     }
     Ok(Some(ClientCert { cert: cert_path, key: key_path }))
 }
@@ -354,7 +368,12 @@ fn client_cert(setting: &Setting<'_>, default_dir: Option<&Path>, has_password: 
 fn check_root_file(path: &Path, source: Source) -> Result<PathBuf> {
     let text = read_file(Param::SslRootCert, path, source)?;
     if !text.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(file_error(Param::SslRootCert, path, source, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+        return Err(file_error(
+            Param::SslRootCert,
+            path,
+            source,
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ));
     }
     Ok(path.to_path_buf())
 }
@@ -397,7 +416,8 @@ pub fn refused_without_tls(error: &sqlx::Error) -> bool {
 /// The cause of a failed connection in the words of the TLS settings behind it, or `None`
 /// when the cause is not about TLS (the caller's general mapping then applies).
 pub fn connect_error(doing: &str, tls: &Tls, error: &sqlx::Error) -> Option<EngineError> {
-    let unreachable = |message: String| Some(EngineError::new(ErrorCode::DatabaseUnreachable, format!("{doing}: {message}")));
+    let unreachable =
+        |message: String| Some(EngineError::new(ErrorCode::DatabaseUnreachable, format!("{doing}: {message}")));
     match error {
         sqlx::Error::Tls(inner) if inner.to_string().contains("does not support TLS") => unreachable(format!(
             "the server does not accept TLS connections, but sslmode={} requires TLS: enable ssl on the server, or use sslmode=prefer (TLS when the server offers it)",
@@ -407,11 +427,15 @@ pub fn connect_error(doing: &str, tls: &Tls, error: &sqlx::Error) -> Option<Engi
             Some(rustls) => unreachable(handshake_failure(tls, rustls)),
             None => unreachable(format!("the TLS handshake with the database failed: {inner}")),
         },
-        sqlx::Error::Io(io) => find_rustls_error(io).map(|rustls| EngineError::new(ErrorCode::DatabaseUnreachable, format!("{doing}: {}", handshake_failure(tls, rustls)))),
-        sqlx::Error::Configuration(inner) if tls.client.is_some() && inner.to_string().contains("key") => unreachable(format!(
-            "the client key sslkey ({}) could not be used: {inner}",
-            tls.client.as_ref().map(|c| c.key.display().to_string()).unwrap_or_default()
-        )),
+        sqlx::Error::Io(io) => find_rustls_error(io).map(|rustls| {
+            EngineError::new(ErrorCode::DatabaseUnreachable, format!("{doing}: {}", handshake_failure(tls, rustls)))
+        }),
+        sqlx::Error::Configuration(inner) if tls.client.is_some() && inner.to_string().contains("key") => {
+            unreachable(format!(
+                "the client key sslkey ({}) could not be used: {inner}",
+                tls.client.as_ref().map(|c| c.key.display().to_string()).unwrap_or_default()
+            ))
+        }
         sqlx::Error::Database(db) if db.code().as_deref() == Some("28000") => {
             let message = db.message();
             if message.contains("no encryption") {
@@ -451,26 +475,42 @@ fn handshake_failure(tls: &Tls, error: &rustls::Error) -> String {
         E::InvalidCertificate(Cert::NotValidForNameContext { presented, .. }) => format!(
             "the server's certificate is not valid for the host name {} (sslmode=verify-full checks it): it names {}; connect with a host name the certificate names, or use sslmode=verify-ca to check only the issuer",
             tls.host,
-            if presented.is_empty() { "no host name".to_string() } else { presented.iter().map(|name| presented_name(name)).collect::<Vec<_>>().join(", ") }
+            if presented.is_empty() {
+                "no host name".to_string()
+            } else {
+                presented.iter().map(|name| presented_name(name)).collect::<Vec<_>>().join(", ")
+            }
         ),
         E::InvalidCertificate(Cert::NotValidForName) => format!(
             "the server's certificate is not valid for the host name {} (sslmode=verify-full checks it); connect with a host name the certificate names, or use sslmode=verify-ca to check only the issuer",
             tls.host
         ),
-        E::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => "the server's certificate has expired".to_string(),
+        E::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
+            "the server's certificate has expired".to_string()
+        }
         E::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => {
             "the server's certificate is not valid yet (is this machine's clock right?)".to_string()
         }
-        E::InvalidCertificate(other) => format!("the server's certificate was rejected ({other:?}), checked {trusted_by}"),
-        E::AlertReceived(alert @ (Alert::UnknownCA | Alert::BadCertificate | Alert::CertificateUnknown | Alert::CertificateRequired | Alert::AccessDenied | Alert::DecryptError | Alert::UnsupportedCertificate)) => {
-            match &tls.client {
-                Some(client) => format!(
-                    "the server refused the client certificate sslcert ({}) during the TLS handshake (alert {alert:?}): is it signed by a CA the server trusts (its ssl_ca_file)?",
-                    client.cert.display()
-                ),
-                None => format!("the server refused the TLS handshake (alert {alert:?}): it may require a client certificate: set sslcert and sslkey"),
-            }
+        E::InvalidCertificate(other) => {
+            format!("the server's certificate was rejected ({other:?}), checked {trusted_by}")
         }
+        E::AlertReceived(
+            alert @ (Alert::UnknownCA
+            | Alert::BadCertificate
+            | Alert::CertificateUnknown
+            | Alert::CertificateRequired
+            | Alert::AccessDenied
+            | Alert::DecryptError
+            | Alert::UnsupportedCertificate),
+        ) => match &tls.client {
+            Some(client) => format!(
+                "the server refused the client certificate sslcert ({}) during the TLS handshake (alert {alert:?}): is it signed by a CA the server trusts (its ssl_ca_file)?",
+                client.cert.display()
+            ),
+            None => format!(
+                "the server refused the TLS handshake (alert {alert:?}): it may require a client certificate: set sslcert and sslkey"
+            ),
+        },
         other => format!("the TLS handshake with the database failed: {other}"),
     }
 }
@@ -517,7 +557,11 @@ mod tests {
         std::fs::write(dir.path().join("ca.crt"), CERT).unwrap();
         std::fs::write(dir.path().join("client.crt"), CERT).unwrap();
         std::fs::write(dir.path().join("client.key"), KEY).unwrap();
-        std::fs::write(dir.path().join("encrypted.key"), "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE\n-----END ENCRYPTED PRIVATE KEY-----\n").unwrap();
+        std::fs::write(
+            dir.path().join("encrypted.key"),
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        )
+        .unwrap();
         dir
     }
 
@@ -529,7 +573,10 @@ mod tests {
     fn the_default_is_prefer_without_certificates() {
         let home = tempfile::tempdir().unwrap();
         let t = tls("postgres://u:p@db.example.com:5432/x", &PgEnv::default(), Some(home.path())).unwrap();
-        assert_eq!(t, Tls { mode: SslMode::Prefer, root: RootCerts::None, client: None, host: "db.example.com".into() });
+        assert_eq!(
+            t,
+            Tls { mode: SslMode::Prefer, root: RootCerts::None, client: None, host: "db.example.com".into() }
+        );
     }
 
     #[test]
@@ -556,7 +603,13 @@ mod tests {
     fn verifying_needs_a_root_certificate_as_in_libpq() {
         let home = tempfile::tempdir().unwrap();
         let e = tls("postgres://h/x?sslmode=verify-full", &PgEnv::default(), Some(home.path())).unwrap_err();
-        assert!(e.message.contains("sslmode=verify-full verifies the server's certificate, but no trusted root certificate was given"), "{}", e.message);
+        assert!(
+            e.message.contains(
+                "sslmode=verify-full verifies the server's certificate, but no trusted root certificate was given"
+            ),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("sslrootcert=system"));
         assert!(e.message.contains(&home.path().join(".postgresql/root.crt").display().to_string()));
     }
@@ -585,32 +638,48 @@ mod tests {
         let t = tls("postgres://h/x?sslmode=verify-full&sslrootcert=system", &PgEnv::default(), None).unwrap();
         assert_eq!(t.root, RootCerts::System);
         let e = tls("postgres://h/x?sslmode=require&sslrootcert=system", &PgEnv::default(), None).unwrap_err();
-        assert!(e.message.contains("sslrootcert=system needs sslmode=verify-full (got sslmode=require)"), "{}", e.message);
+        assert!(
+            e.message.contains("sslrootcert=system needs sslmode=verify-full (got sslmode=require)"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn missing_or_wrong_files_name_the_option_and_the_path() {
         let dir = files();
         let missing = dir.path().join("nope.crt");
-        let e = tls(&format!("postgres://h/x?sslmode=verify-ca&sslrootcert={}", missing.display()), &PgEnv::default(), None).unwrap_err();
+        let e = tls(
+            &format!("postgres://h/x?sslmode=verify-ca&sslrootcert={}", missing.display()),
+            &PgEnv::default(),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.message, format!("sslrootcert in the database URL: {} does not exist", missing.display()));
         let key = dir.path().join("client.key");
         let e = tls(&format!("postgres://h/x?sslrootcert={}", key.display()), &PgEnv::default(), None).unwrap_err();
         assert!(e.message.ends_with("holds no PEM certificate (-----BEGIN CERTIFICATE-----)"), "{}", e.message);
-        let e = tls("postgres://h/x", &env(&[("PGSSLCERT", dir.path().join("client.crt").to_str().unwrap())]), None).unwrap_err();
-        assert!(e.message.starts_with("sslcert (from PGSSLCERT) is set but sslkey is not"), "{}", e.message);
-        let e = tls(&format!("postgres://h/x?sslcert={}&sslkey={}", dir.path().join("client.crt").display(), missing.display()), &PgEnv::default(), None)
+        let e = tls("postgres://h/x", &env(&[("PGSSLCERT", dir.path().join("client.crt").to_str().unwrap())]), None)
             .unwrap_err();
+        assert!(e.message.starts_with("sslcert (from PGSSLCERT) is set but sslkey is not"), "{}", e.message);
+        let e = tls(
+            &format!("postgres://h/x?sslcert={}&sslkey={}", dir.path().join("client.crt").display(), missing.display()),
+            &PgEnv::default(),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.message, format!("sslkey in the database URL: {} does not exist", missing.display()));
     }
 
     #[test]
     fn client_certificates_are_checked_and_encrypted_keys_refused() {
         let dir = files();
-        let (cert, key, encrypted) = (dir.path().join("client.crt"), dir.path().join("client.key"), dir.path().join("encrypted.key"));
+        let (cert, key, encrypted) =
+            (dir.path().join("client.crt"), dir.path().join("client.key"), dir.path().join("encrypted.key"));
         let url = format!("postgres://h/x?sslmode=require&sslcert={}&sslkey={}", cert.display(), key.display());
         assert_eq!(tls(&url, &PgEnv::default(), None).unwrap().client, Some(ClientCert { cert: cert.clone(), key }));
-        let url = format!("postgres://h/x?sslcert={}&sslkey={}&sslpassword=secret", cert.display(), encrypted.display());
+        let url =
+            format!("postgres://h/x?sslcert={}&sslkey={}&sslpassword=secret", cert.display(), encrypted.display());
         let e = tls(&url, &PgEnv::default(), None).unwrap_err();
         assert!(e.message.contains("is encrypted with a passphrase; sslpassword is not supported"), "{}", e.message);
         assert!(!e.message.contains("secret"));
@@ -637,7 +706,10 @@ mod tests {
     #[test]
     fn tls_parameters_leave_the_url_sqlx_reads() {
         let dir = files();
-        let url = format!("postgres://u:p@h:6543/x?sslmode=require&application_name=nightly&sslrootcert={}", dir.path().join("ca.crt").display());
+        let url = format!(
+            "postgres://u:p@h:6543/x?sslmode=require&application_name=nightly&sslrootcert={}",
+            dir.path().join("ca.crt").display()
+        );
         let target = resolve(&url, &PgEnv::default(), None).unwrap();
         assert!(matches!(target.options.get_ssl_mode(), PgSslMode::VerifyCa));
         assert_eq!(target.options.get_port(), 6543);

@@ -68,7 +68,8 @@ pub fn database_for(database_url: &str, env: &PgEnv) -> Result<Database> {
             })
         })
         .connect_lazy_with(target.options.clone());
-    let database = Database { pool, permits: Arc::new(Semaphore::new(RUN_CONNECTIONS as usize)), target: Arc::new(target) };
+    let database =
+        Database { pool, permits: Arc::new(Semaphore::new(RUN_CONNECTIONS as usize)), target: Arc::new(target) };
     databases.insert(database.target.key.clone(), database.clone());
     Ok(database)
 }
@@ -144,12 +145,12 @@ impl RunSnapshot {
     ) -> Result<RunSnapshot> {
         let connections = connections.clamp(1, RUN_CONNECTIONS);
         let open = async {
-            let permits = database
-                .permits
-                .clone()
-                .acquire_many_owned(connections)
-                .await
-                .map_err(|_| EngineError::new(ErrorCode::DatabaseUnreachable, "the engine was shut down: call generate again to reconnect"))?;
+            let permits = database.permits.clone().acquire_many_owned(connections).await.map_err(|_| {
+                EngineError::new(
+                    ErrorCode::DatabaseUnreachable,
+                    "the engine was shut down: call generate again to reconnect",
+                )
+            })?;
             let (first, now) = begin(database, settings, &cancel, None).await?;
             let mut all = vec![first];
             if connections > 1 {
@@ -188,7 +189,11 @@ impl RunSnapshot {
     /// Ends the transactions. They only read, so this is a rollback.
     pub async fn finish(self) -> Result<()> {
         for connection in self.connections {
-            connection.tx.rollback().await.map_err(|e| EngineError::from_sqlx("closing the snapshot transaction", e))?;
+            connection
+                .tx
+                .rollback()
+                .await
+                .map_err(|e| EngineError::from_sqlx("closing the snapshot transaction", e))?;
         }
         Ok(())
     }
@@ -260,9 +265,11 @@ impl<'c> SharedConnections<'c> {
     /// Runs `query` on a free connection; if the run is cancelled meanwhile, the query is
     /// cancelled on the server (see `Canceller::guard`).
     pub async fn run<T>(&self, query: impl AsyncFnOnce(&mut PgConnection) -> Result<T>) -> Result<T> {
-        let _permit = self.available.acquire().await.map_err(|_| EngineError::internal("the run's connections were closed"))?;
+        let _permit =
+            self.available.acquire().await.map_err(|_| EngineError::internal("the run's connections were closed"))?;
         let mut lease = Lease { shared: self, connection: self.take()? };
-        let connection = lease.connection.as_mut().ok_or_else(|| EngineError::internal("a leased connection is missing"))?;
+        let connection =
+            lease.connection.as_mut().ok_or_else(|| EngineError::internal("a leased connection is missing"))?;
         let canceller = connection.canceller.clone();
         canceller.guard(query(&mut *connection.tx)).await
     }
@@ -325,11 +332,15 @@ async fn diagnose_timeout(database: &Database, acquire_timeout: Duration) -> Eng
         Some(Err(refused)) => refused,
         Some(Ok(())) => EngineError::new(
             ErrorCode::DatabaseUnreachable,
-            format!("connecting to the database: no pooled connection within acquireTimeoutMs ({waited} ms): the pool is busy with other runs"),
+            format!(
+                "connecting to the database: no pooled connection within acquireTimeoutMs ({waited} ms): the pool is busy with other runs"
+            ),
         ),
         None => EngineError::new(
             ErrorCode::DatabaseUnreachable,
-            format!("connecting to the database: no connection within acquireTimeoutMs ({waited} ms): the host does not answer"),
+            format!(
+                "connecting to the database: no connection within acquireTimeoutMs ({waited} ms): the host does not answer"
+            ),
         ),
     }
 }
@@ -365,7 +376,11 @@ impl Canceller {
         // statement timeout still ends the query.
         let cancel = async {
             let mut tx = self.pool.begin().await?;
-            sqlx::query("SELECT pg_cancel_backend($1)").bind(self.backend_pid).persistent(false).execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_cancel_backend($1)")
+                .bind(self.backend_pid)
+                .persistent(false)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await
         };
         let _ = tokio::time::timeout(Duration::from_secs(5), cancel).await;

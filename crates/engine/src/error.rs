@@ -88,28 +88,38 @@ impl EngineError {
         match &error {
             E::PoolTimedOut => Self::new(
                 ErrorCode::DatabaseUnreachable,
-                format!("{doing}: no database connection could be had within the acquire timeout (the database is down, unreachable or at its connection limit)"),
+                format!(
+                    "{doing}: no database connection could be had within the acquire timeout (the database is down, unreachable or at its connection limit)"
+                ),
             ),
             E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Self::new(
                 ErrorCode::DatabaseUnreachable,
-                format!("{doing}: the server closed the connection unexpectedly (is a PostgreSQL server at that address?)"),
+                format!(
+                    "{doing}: the server closed the connection unexpectedly (is a PostgreSQL server at that address?)"
+                ),
             ),
-            E::Io(io) => Self::new(
+            E::Io(io) => {
+                Self::new(ErrorCode::DatabaseUnreachable, format!("{doing}: the database could not be reached ({io})"))
+            }
+            E::Tls(_) => Self::new(
                 ErrorCode::DatabaseUnreachable,
-                format!("{doing}: the database could not be reached ({io})"),
+                format!("{doing}: the TLS handshake with the database failed"),
             ),
-            E::Tls(_) => Self::new(ErrorCode::DatabaseUnreachable, format!("{doing}: the TLS handshake with the database failed")),
             E::Database(db) => {
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
                 match code.as_str() {
                     // query_canceled: statement_timeout (our cancellation is reported before this)
                     "57014" => Self::new(
                         ErrorCode::QueryTimeout,
-                        format!("{doing}: the query exceeded the statement timeout (statementTimeoutMs) and was cancelled by the server"),
+                        format!(
+                            "{doing}: the query exceeded the statement timeout (statementTimeoutMs) and was cancelled by the server"
+                        ),
                     ),
                     "28P01" | "28000" => Self::new(
                         ErrorCode::DatabaseUnreachable,
-                        format!("{doing}: the database refused the login (SQLSTATE {code}): check the user and password of the database URL"),
+                        format!(
+                            "{doing}: the database refused the login (SQLSTATE {code}): check the user and password of the database URL"
+                        ),
                     ),
                     "3D000" => Self::new(
                         ErrorCode::DatabaseUnreachable,
@@ -209,16 +219,16 @@ mod tests {
 
     #[test]
     fn sanitize_removes_urls_and_user_at_host() {
-        assert_eq!(
-            sanitize("failed postgres://u:secret@h/db and u:secret@h"),
-            "failed <redacted> and <redacted>"
-        );
+        assert_eq!(sanitize("failed postgres://u:secret@h/db and u:secret@h"), "failed <redacted> and <redacted>");
     }
 
     #[test]
     fn passwords_in_echoed_urls_are_hidden() {
         let cases = [
-            (r#"got "postgres://reader:hunter2@db.example:5432/m""#, r#"got "postgres://reader:***@db.example:5432/m""#),
+            (
+                r#"got "postgres://reader:hunter2@db.example:5432/m""#,
+                r#"got "postgres://reader:***@db.example:5432/m""#,
+            ),
             ("a postgresql://u:p@ss/w:rd@h/db b x://v:w@y", "a postgresql://u:***@h/db b x://v:***@y"),
             ("postgres://user@host/db and postgres://host/db", "postgres://user@host/db and postgres://host/db"),
             ("http://example.com/a:b@c", "http://example.com/a:b@c"),
@@ -226,7 +236,10 @@ mod tests {
             ("ends with ://", "ends with ://"),
             ("expected postgres://user:password@host:port/db", "expected postgres://user:password@host:port/db"),
             ("postgres://u:@h/db", "postgres://u:***@h/db"),
-            ("postgres://reader@myserver:S3cret@myserver.example/db", "postgres://reader@myserver:***@myserver.example/db"),
+            (
+                "postgres://reader@myserver:S3cret@myserver.example/db",
+                "postgres://reader@myserver:***@myserver.example/db",
+            ),
             ("http://proxy/?to=postgres://u:hunter22@h/db", "http://proxy/?to=postgres://u:***@h/db"),
             ("postgres://user@host:5432/db", "postgres://user@host:5432/db"),
         ];

@@ -14,4 +14,4 @@ pub mod run;
 pub mod time;
 
 pub use error::{EngineError, ErrorCode};
-pub use run::{generate, GeneratorResult};
+pub use run::{GeneratorResult, generate};

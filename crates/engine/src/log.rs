@@ -106,7 +106,8 @@ impl Phase {
     pub fn end(self, summary: impl AsRef<str>) -> f64 {
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let summary = summary.as_ref();
-        let message = format!("{}: done in {:.1} ms{}{}", self.name, ms, if summary.is_empty() { "" } else { ": " }, summary);
+        let message =
+            format!("{}: done in {:.1} ms{}{}", self.name, ms, if summary.is_empty() { "" } else { ": " }, summary);
         self.logger.emit(Level::Info, Some(self.name), &message, Some(ms));
         round_ms(ms)
     }

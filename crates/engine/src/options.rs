@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, SubsecRound, Timelike, Utc};
 use serde::Deserialize;
 
 use crate::conninfo::PgEnv;
-use crate::error::{echo, EngineError, Result};
+use crate::error::{EngineError, Result, echo};
 
 pub const DEFAULT_LOOKBACK_HOURS: f64 = 48.0;
 pub const DEFAULT_COOLING_HOURS: f64 = 12.0;
@@ -204,12 +204,16 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
         None | Some(RawValue::Null) => None,
         Some(RawValue::String(s)) if s.chars().count() <= 200 => Some(s.clone()),
         Some(RawValue::Number(n)) if n.parse::<f64>().is_ok_and(f64::is_finite) => Some(n.clone()),
-        Some(other) => return Err(expected("automationId", "a string of at most 200 characters or a finite number", other)),
+        Some(other) => {
+            return Err(expected("automationId", "a string of at most 200 characters or a finite number", other));
+        }
     };
     let as_of = match get("asOf") {
         None | Some(RawValue::Null) => None,
         Some(RawValue::String(s)) | Some(RawValue::Date(Some(s))) => Some(parse_as_of(s)?),
-        Some(other) => return Err(expected("asOf", "a Date or an ISO-8601 date-time string with Z or an offset", other)),
+        Some(other) => {
+            return Err(expected("asOf", "a Date or an ISO-8601 date-time string with Z or an offset", other));
+        }
     };
     let database_url = match get("databaseUrl") {
         None | Some(RawValue::Null) => {
@@ -227,7 +231,8 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
             )));
         }
     };
-    let min_inventory_count = count_threshold(get("minInventoryCount"), "minInventoryCount", DEFAULT_MIN_INVENTORY_COUNT)?;
+    let min_inventory_count =
+        count_threshold(get("minInventoryCount"), "minInventoryCount", DEFAULT_MIN_INVENTORY_COUNT)?;
     let min_wishlist_count = count_threshold(get("minWishlistCount"), "minWishlistCount", DEFAULT_MIN_WISHLIST_COUNT)?;
     let statement_timeout = millis(get("statementTimeoutMs"), "statementTimeoutMs", DEFAULT_STATEMENT_TIMEOUT_MS)?;
     let acquire_timeout = millis(get("acquireTimeoutMs"), "acquireTimeoutMs", DEFAULT_ACQUIRE_TIMEOUT_MS)?;
@@ -235,7 +240,13 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
         None => Rules::V2,
         Some(RawValue::String(s)) if s == "v2" => Rules::V2,
         Some(RawValue::String(s)) if s == "v1" => Rules::V1,
-        Some(other) => return Err(expected("rules", "'v2' (the contract, the default) or 'v1' (what the production script writes)", other)),
+        Some(other) => {
+            return Err(expected(
+                "rules",
+                "'v2' (the contract, the default) or 'v1' (what the production script writes)",
+                other,
+            ));
+        }
     };
 
     Ok(GeneratorOptions {
@@ -382,7 +393,12 @@ mod tests {
 
     #[test]
     fn accepts_fractional_hours_and_numeric_automation_id() {
-        let o = parse_options(&with(&[("lookbackHours", num("1.5")), ("coolingHours", num("0")), ("automationId", num("42"))])).unwrap();
+        let o = parse_options(&with(&[
+            ("lookbackHours", num("1.5")),
+            ("coolingHours", num("0")),
+            ("automationId", num("42")),
+        ]))
+        .unwrap();
         assert_eq!(o.lookback_hours, 1.5);
         assert_eq!(o.cooling_hours, 0.0);
         assert_eq!(o.automation_id.as_deref(), Some("42"));
@@ -395,7 +411,10 @@ mod tests {
             assert!(m.starts_with("lookbackHours must be a finite number of hours from 0 to 87600"), "{m}");
             assert!(m.ends_with(&format!("got {bad}")), "{m}");
         }
-        assert_eq!(err(&[("coolingHours", s("12"))]), "coolingHours must be a finite number of hours from 0 to 87600 (fractions allowed), got \"12\"");
+        assert_eq!(
+            err(&[("coolingHours", s("12"))]),
+            "coolingHours must be a finite number of hours from 0 to 87600 (fractions allowed), got \"12\""
+        );
         assert!(err(&[("coolingHours", RawValue::Null)]).ends_with("got null"));
         assert!(err(&[("coolingHours", RawValue::Array)]).ends_with("got an array"));
     }
@@ -403,12 +422,17 @@ mod tests {
     #[test]
     fn cooling_must_be_below_lookback() {
         let m = err(&[("lookbackHours", num("12")), ("coolingHours", num("12"))]);
-        assert!(m.starts_with("coolingHours must be less than lookbackHours, got coolingHours 12 and lookbackHours 12"), "{m}");
+        assert!(
+            m.starts_with("coolingHours must be less than lookbackHours, got coolingHours 12 and lookbackHours 12"),
+            "{m}"
+        );
     }
 
     #[test]
     fn thresholds_must_be_whole_and_non_negative() {
-        assert!(err(&[("minInventoryCount", num("2.5"))]).starts_with("minInventoryCount must be a whole number from 0"));
+        assert!(
+            err(&[("minInventoryCount", num("2.5"))]).starts_with("minInventoryCount must be a whole number from 0")
+        );
         assert!(err(&[("minWishlistCount", num("-1"))]).starts_with("minWishlistCount must be a whole number"));
         let o = parse_options(&with(&[("minInventoryCount", num("0"))])).unwrap();
         assert_eq!(o.min_inventory_count, 0);
@@ -422,7 +446,9 @@ mod tests {
         assert!(o.as_of.is_some());
         assert!(err(&[("asOf", s("yesterday"))]).starts_with("asOf must be an ISO-8601 date-time"));
         assert!(err(&[("asOf", s("2026-11-28T06:00:00"))]).contains("with Z or an offset"));
-        assert!(err(&[("asOf", s("0100-01-01T00:00:00Z"))]).starts_with("asOf must be between the years 1900 and 9999"));
+        assert!(
+            err(&[("asOf", s("0100-01-01T00:00:00Z"))]).starts_with("asOf must be between the years 1900 and 9999")
+        );
         assert!(err(&[("asOf", RawValue::Date(None))]).ends_with("got an invalid Date"));
         assert!(err(&[("asOf", num("5"))]).ends_with("got 5"));
         assert!(err(&[("asOf", s("2026-11-28T23:59:60Z"))]).starts_with("asOf must not be a leap second"));
@@ -445,7 +471,10 @@ mod tests {
         assert_eq!(parse_options(&raw).unwrap().rules, Rules::V1);
         raw.insert("rules".into(), s("V1"));
         let e = parse_options(&raw).unwrap_err();
-        assert_eq!(e.message, "rules must be 'v2' (the contract, the default) or 'v1' (what the production script writes), got \"V1\"");
+        assert_eq!(
+            e.message,
+            "rules must be 'v2' (the contract, the default) or 'v1' (what the production script writes), got \"V1\""
+        );
     }
 
     #[test]
@@ -471,7 +500,10 @@ mod tests {
         let m = err(&[("databaseUrl", s("mysql://user:hunter2@host/db"))]);
         assert!(!m.contains("hunter2"), "{m}");
         assert!(m.starts_with("databaseUrl is not a valid PostgreSQL URL"));
-        assert_eq!(parse_options(&with(&[("databaseUrl", s("  "))])).unwrap_err().code, crate::error::ErrorCode::NoDatabaseUrl);
+        assert_eq!(
+            parse_options(&with(&[("databaseUrl", s("  "))])).unwrap_err().code,
+            crate::error::ErrorCode::NoDatabaseUrl
+        );
         assert!(!err(&[("databaseUrl", num("1"))]).contains('1'));
     }
 
@@ -480,7 +512,10 @@ mod tests {
         assert_eq!(err(&[("dryRun", s("yes"))]), "dryRun must be true or false, got \"yes\"");
         assert_eq!(err(&[("outputDir", s(""))]), "outputDir must be a non-empty directory path string, got \"\"");
         assert!(err(&[("outputDir", RawValue::Object)]).ends_with("got an object"));
-        assert!(err(&[("statementTimeoutMs", num("0"))]).starts_with("statementTimeoutMs must be a whole number of milliseconds"));
+        assert!(
+            err(&[("statementTimeoutMs", num("0"))])
+                .starts_with("statementTimeoutMs must be a whole number of milliseconds")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{echo, EngineError, ErrorCode, Result};
+use crate::error::{EngineError, ErrorCode, Result, echo};
 use crate::generators;
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -70,11 +70,8 @@ pub struct GeneratorOutput {
 /// Finds a generator by name (`layer3-behavior`) or legacy script id (`generate_layer_3_push_csvs`).
 pub fn find(name_or_legacy_id: &str) -> Result<&'static Generator> {
     let key = name_or_legacy_id.trim();
-    GENERATORS
-        .iter()
-        .copied()
-        .find(|g| g.info.name == key || g.info.legacy_script_ids.contains(&key))
-        .ok_or_else(|| {
+    GENERATORS.iter().copied().find(|g| g.info.name == key || g.info.legacy_script_ids.contains(&key)).ok_or_else(
+        || {
             let known: Vec<String> = GENERATORS
                 .iter()
                 .map(|g| format!("{} (legacy id {})", g.info.name, g.info.legacy_script_ids.join(", ")))
@@ -83,7 +80,8 @@ pub fn find(name_or_legacy_id: &str) -> Result<&'static Generator> {
                 ErrorCode::UnknownGenerator,
                 format!("unknown generator {:?}; the known generators are: {}", echo(key, 100), known.join("; ")),
             )
-        })
+        },
+    )
 }
 
 pub fn list() -> Vec<GeneratorInfo> {
@@ -112,7 +110,10 @@ mod tests {
 
     #[test]
     fn names_and_legacy_ids_are_unique() {
-        let mut keys: Vec<&str> = GENERATORS.iter().flat_map(|g| std::iter::once(g.info.name).chain(g.info.legacy_script_ids.iter().copied())).collect();
+        let mut keys: Vec<&str> = GENERATORS
+            .iter()
+            .flat_map(|g| std::iter::once(g.info.name).chain(g.info.legacy_script_ids.iter().copied()))
+            .collect();
         let n = keys.len();
         keys.sort();
         keys.dedup();

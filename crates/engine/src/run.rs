@@ -9,10 +9,10 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::conninfo::PgEnv;
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::log::{Level, LogSink, Logger};
-use crate::conninfo::PgEnv;
-use crate::options::{explain_options, parse_options, GeneratorOptions, RawOptions, JS_OPTIONS};
+use crate::options::{GeneratorOptions, JS_OPTIONS, RawOptions, explain_options, parse_options};
 use crate::registry::{self, OutputFile, RunContext};
 
 /// The result of a run, as `generate*()` resolves it.
@@ -67,10 +67,9 @@ pub async fn generate(
         let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw)? };
         let ctx = RunContext { options, logger: logger.clone(), cancel, started_at: Utc::now() };
         let run = (generator.run)(&ctx);
-        AssertUnwindSafe(run)
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| Err(EngineError::internal(format!("the generator panicked: {}", panic_message(&panic)))))
+        AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|panic| {
+            Err(EngineError::internal(format!("the generator panicked: {}", panic_message(&panic))))
+        })
     }
     .await;
     let execution_time_ms = (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0;

@@ -78,10 +78,7 @@ mod tests {
         }
         let mut text = String::new();
         tmp.reopen().unwrap().read_to_string(&mut text).unwrap();
-        assert_eq!(
-            text,
-            "plain,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",👟 émoji,=SUM(A1), lead,\n"
-        );
+        assert_eq!(text, "plain,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",👟 émoji,=SUM(A1), lead,\n");
         let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(record.iter().collect::<Vec<_>>(), fields);

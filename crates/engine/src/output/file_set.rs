@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::csv_file::{csv_writer, CsvSink, LineEnd};
+use super::csv_file::{CsvSink, LineEnd, csv_writer};
 use crate::error::{EngineError, ErrorCode, Result};
 
 /// A file name around the run's stamp: `{before}{stamp}{after}`, e.g.
@@ -173,7 +173,8 @@ enum PersistAll {
 }
 
 fn temp_with_bytes(dir: &Path, name: &FileName, stamp: &str, bytes: &[u8]) -> io::Result<NamedTempFile> {
-    let mut temp = tempfile::Builder::new().prefix(&format!(".{}", name.with_stamp(stamp))).suffix(".tmp").tempfile_in(dir)?;
+    let mut temp =
+        tempfile::Builder::new().prefix(&format!(".{}", name.with_stamp(stamp))).suffix(".tmp").tempfile_in(dir)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     Ok(temp)
@@ -207,7 +208,11 @@ fn persist_all(
             .and_then(|temp| temp.persist_noclobber(&path).map_err(|e| e.error));
         if let Err(error) = persisted {
             let back = undo_all(dir, done)?;
-            return Err(if error.kind() == io::ErrorKind::AlreadyExists { PersistAll::Taken(back) } else { PersistAll::Failed(error) });
+            return Err(if error.kind() == io::ErrorKind::AlreadyExists {
+                PersistAll::Taken(back)
+            } else {
+                PersistAll::Failed(error)
+            });
         }
     }
     Ok(done)
@@ -237,7 +242,8 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut n: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut n: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         n.sort();
         n
     }
@@ -304,7 +310,10 @@ mod tests {
         assert_eq!(set.add_csvs(files).unwrap(), vec![0, 1, 2, 3]);
         let written = set.commit().unwrap();
         let shown: Vec<(String, u64)> = written.iter().map(|f| (f.name.with_stamp("s"), f.bytes)).collect();
-        assert_eq!(shown, [("f0_s.csv".into(), 0), ("f1_s.csv".into(), 2), ("f2_s.csv".into(), 4), ("f3_s.csv".into(), 6)]);
+        assert_eq!(
+            shown,
+            [("f0_s.csv".into(), 0), ("f1_s.csv".into(), 2), ("f2_s.csv".into(), 4), ("f3_s.csv".into(), 6)]
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let mut set = FileSet::new(dir.path().to_path_buf(), "s".into());

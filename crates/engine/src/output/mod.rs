@@ -7,6 +7,6 @@ mod csv_file;
 mod file_set;
 mod output_dir;
 
-pub use csv_file::{csv_writer, CsvSink, LineEnd};
+pub use csv_file::{CsvSink, LineEnd, csv_writer};
 pub use file_set::{CsvRows, FileName, FileSet, WrittenFile};
-pub use output_dir::{prepare_output_dir, OutputDir};
+pub use output_dir::{OutputDir, prepare_output_dir};

@@ -25,7 +25,10 @@ impl OutputDir {
     pub fn for_writing(&mut self) -> Result<&Path> {
         let missing = missing_ancestors(&self.path);
         fs::create_dir_all(&self.path).map_err(|e| {
-            EngineError::new(ErrorCode::OutputDir, format!("outputDir {:?} could not be created: {e}", self.path.display()))
+            EngineError::new(
+                ErrorCode::OutputDir,
+                format!("outputDir {:?} could not be created: {e}", self.path.display()),
+            )
         })?;
         for dir in missing {
             if !self.created.contains(&dir) {
@@ -77,12 +80,13 @@ pub fn prepare_output_dir(dir: &Path) -> Result<OutputDir> {
     })?;
     // From here on, dropping `prepared` removes what was just created.
     let mut prepared = OutputDir { path: dir.to_path_buf(), created: missing };
-    let probe = tempfile::Builder::new().prefix(".audience-engine-probe.").tempfile_in(dir).map_err(|e| {
-        EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} is not writable: {e}"))
-    })?;
+    let probe = tempfile::Builder::new()
+        .prefix(".audience-engine-probe.")
+        .tempfile_in(dir)
+        .map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?} is not writable: {e}")))?;
     drop(probe);
-    prepared.path =
-        fs::canonicalize(dir).map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))?;
+    prepared.path = fs::canonicalize(dir)
+        .map_err(|e| EngineError::new(ErrorCode::OutputDir, format!("outputDir {shown:?}: {e}")))?;
     Ok(prepared)
 }
 

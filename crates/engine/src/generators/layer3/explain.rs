@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::queries;
 use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker, Thresholds};
-use super::{run_window, Window};
-use crate::db::{database_for, RunSettings, RunSnapshot};
+use super::{Window, run_window};
+use crate::db::{RunSettings, RunSnapshot, database_for};
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
 use crate::options::{GeneratorOptions, Rules};
@@ -58,14 +58,33 @@ pub struct DemandCheck {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Verdict {
-    InAudience { audience_type: Audience, reason: String },
-    NotFound { reason: String },
-    Deleted { reason: String },
-    NoActivity { reason: String },
-    OutsideWindow { reason: String },
-    BelowDemand { audience_type: Audience, count: i64, threshold: i64, reason: String },
+    InAudience {
+        audience_type: Audience,
+        reason: String,
+    },
+    NotFound {
+        reason: String,
+    },
+    Deleted {
+        reason: String,
+    },
+    NoActivity {
+        reason: String,
+    },
+    OutsideWindow {
+        reason: String,
+    },
+    BelowDemand {
+        audience_type: Audience,
+        count: i64,
+        threshold: i64,
+        reason: String,
+    },
     /// Rules `v1` only: the row would lack a first name or a size.
-    IncompleteProfile { audience_type: Audience, reason: String },
+    IncompleteProfile {
+        audience_type: Audience,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -92,13 +111,15 @@ pub async fn explain(
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's actions");
     let database = database_for(&options.database_url, &options.pg_env)?;
-    let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+    let settings =
+        RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 1, settings, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let connection = &mut snapshot.connections[0];
     let guard = connection.canceller.clone();
     let tx = &mut connection.tx;
-    let window = run_window(options.rules, as_of, options.as_of.is_some(), options.lookback_hours, options.cooling_hours);
+    let window =
+        run_window(options.rules, as_of, options.as_of.is_some(), options.lookback_hours, options.cooling_hours);
     let (start, end) = (window.start, window.end);
     if options.rules == Rules::V2 {
         super::warn_if_empty_window(logger, options.lookback_hours, options.cooling_hours);
@@ -115,7 +136,8 @@ pub async fn explain(
 
     let describe = |a: &Action| describe_action(a, &window, &variants);
     let listed: Vec<ExplainedAction> = actions.iter().take(MAX_LISTED_ACTIONS).map(describe).collect();
-    let in_window: Vec<Action> = actions.iter().copied().filter(|a| a.created_at >= start && a.created_at < end).collect();
+    let in_window: Vec<Action> =
+        actions.iter().copied().filter(|a| a.created_at >= start && a.created_at < end).collect();
     let base = |verdict: Verdict| Explanation {
         user_id,
         window: window.to_json(),
@@ -136,16 +158,23 @@ pub async fn explain(
             reason: "the user has no trade offer, open-for-trade closet item or live wishlist item at any time".into(),
         }),
         Some(true) if in_window.is_empty() => {
-            let nearest = actions.iter().map(describe).min_by(|a, b| a.hours_outside.partial_cmp(&b.hours_outside).unwrap());
+            let nearest =
+                actions.iter().map(describe).min_by(|a, b| a.hours_outside.partial_cmp(&b.hours_outside).unwrap());
             let detail = nearest
                 .map(|n| {
-                    let side = if n.position == Position::BeforeWindow { "before the window starts" } else { "after the window ends" };
-                    format!("; the nearest action ({}) is {:.2} h {side}", n.kind.as_str(), n.hours_outside.unwrap_or_default())
+                    let side = if n.position == Position::BeforeWindow {
+                        "before the window starts"
+                    } else {
+                        "after the window ends"
+                    };
+                    format!(
+                        "; the nearest action ({}) is {:.2} h {side}",
+                        n.kind.as_str(),
+                        n.hours_outside.unwrap_or_default()
+                    )
                 })
                 .unwrap_or_default();
-            base(Verdict::OutsideWindow {
-                reason: format!("no action in the window {}{detail}", window.describe()),
-            })
+            base(Verdict::OutsideWindow { reason: format!("no action in the window {}{detail}", window.describe()) })
         }
         Some(true) => {
             let mut picker = Picker::default();
@@ -156,8 +185,10 @@ pub async fn explain(
             let demand = pick.action.kind.demand();
             let count_query = queries::read_one_variant_demand(tx, demand, pick.action.variant_id);
             let count = logger.timed("explain", super::counts_label(demand), guard.guard(count_query)).await?;
-            let thresholds =
-                Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
+            let thresholds = Thresholds {
+                min_inventory_count: options.min_inventory_count,
+                min_wishlist_count: options.min_wishlist_count,
+            };
             let threshold = thresholds.minimum(demand);
             let audience = pick.action.kind.audience();
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
@@ -230,7 +261,9 @@ fn verdict_name(verdict: &Verdict) -> &'static str {
 
 fn describe_action(action: &Action, window: &Window, variants: &queries::Variants) -> ExplainedAction {
     let (start, end) = (window.start, window.end);
-    let hours = |delta: chrono::TimeDelta| (delta.num_microseconds().unwrap_or(i64::MAX) as f64 / 3.6e9 * 100.0).round() / 100.0;
+    let hours = |delta: chrono::TimeDelta| {
+        (delta.num_microseconds().unwrap_or(i64::MAX) as f64 / 3.6e9 * 100.0).round() / 100.0
+    };
     let (position, hours_outside) = if action.created_at < start {
         (Position::BeforeWindow, Some(hours(start - action.created_at)))
     } else if action.created_at >= end {

@@ -23,11 +23,11 @@ use uuid::fmt::Hyphenated;
 use self::columns::Slots;
 use self::queries::{Profiles, Variants};
 use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Pick, Picker, Row, Thresholds};
-use crate::db::{database_for, RunSettings, RunSnapshot, SharedConnections};
+use crate::db::{RunSettings, RunSnapshot, SharedConnections, database_for};
 use crate::error::{EngineError, Result};
 use crate::log::{Level, Logger};
 use crate::options::Rules;
-use crate::output::{prepare_output_dir, CsvRows, CsvSink, FileName, FileSet, LineEnd};
+use crate::output::{CsvRows, CsvSink, FileName, FileSet, LineEnd, prepare_output_dir};
 use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
 
 pub const NAME: &str = "layer3-behavior";
@@ -64,7 +64,13 @@ pub struct Window {
 /// The window of the run's rules: rule 1 of the contract, or under `v1` the production
 /// script's `created_at >= asOf − (lookback − cooling) h`, up to `asOf` included when the
 /// caller gave one and without an upper bound when not (the script's `>= now() − …`).
-pub fn run_window(rules: Rules, as_of: DateTime<Utc>, as_of_given: bool, lookback_hours: f64, cooling_hours: f64) -> Window {
+pub fn run_window(
+    rules: Rules,
+    as_of: DateTime<Utc>,
+    as_of_given: bool,
+    lookback_hours: f64,
+    cooling_hours: f64,
+) -> Window {
     match rules {
         Rules::V2 => {
             let (start, end) = window(as_of, lookback_hours, cooling_hours);
@@ -218,7 +224,11 @@ impl RowBuffers {
 }
 
 /// The window's actions of one kind, read into a picker of their own.
-async fn read_kind(conn: &mut PgConnection, kind: ActionKind, window: (NaiveDateTime, NaiveDateTime)) -> Result<Picker> {
+async fn read_kind(
+    conn: &mut PgConnection,
+    kind: ActionKind,
+    window: (NaiveDateTime, NaiveDateTime),
+) -> Result<Picker> {
     let mut picker = Picker::default();
     queries::read_actions(conn, kind, window, &mut picker).await?;
     Ok(picker)
@@ -350,10 +360,12 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
 
     let phase = log.phase("connect", "opening a read-only snapshot on 3 connections");
     let database = database_for(&options.database_url, &options.pg_env)?;
-    let settings = RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+    let settings =
+        RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
-    let window = run_window(options.rules, as_of, options.as_of.is_some(), options.lookback_hours, options.cooling_hours);
+    let window =
+        run_window(options.rules, as_of, options.as_of.is_some(), options.lookback_hours, options.cooling_hours);
     if options.rules == Rules::V2 {
         warn_if_empty_window(log, options.lookback_hours, options.cooling_hours);
     }
@@ -459,7 +471,8 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             let stamp = crate::time::file_stamp(ctx.started_at);
             let rules = options.rules;
             let written = tokio::task::spawn_blocking(move || {
-                let written = write_files(dir.for_writing()?.to_path_buf(), stamp, &audiences, &enrichment, rules, manifest)?;
+                let written =
+                    write_files(dir.for_writing()?.to_path_buf(), stamp, &audiences, &enrichment, rules, manifest)?;
                 if written.0.is_empty() {
                     // Rules v1 with every audience empty: no file, as the production script.
                     return Ok(written);
@@ -469,7 +482,10 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             })
             .await
             .map_err(|e| EngineError::internal(format!("the CSV writer thread failed: {e}")))??;
-            timings.insert("write", phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))));
+            timings.insert(
+                "write",
+                phase.end(format!("{} files and {}", written.0.len(), MANIFEST_SUFFIX.trim_start_matches('.'))),
+            );
             written
         }
     };
@@ -487,7 +503,11 @@ fn writes_files(audience: &AudienceRows, rules: Rules) -> bool {
 
 /// Rules `v1`: drops the rows whose first name or size is empty (the production script skips
 /// such users), keeping the order of the others. Returns how many each audience lost.
-fn drop_incomplete_profiles(audiences: &mut [AudienceRows], profiles: &Profiles, log: &Logger) -> Vec<(Audience, usize)> {
+fn drop_incomplete_profiles(
+    audiences: &mut [AudienceRows],
+    profiles: &Profiles,
+    log: &Logger,
+) -> Vec<(Audience, usize)> {
     let dropped: Vec<(Audience, usize)> = audiences
         .iter_mut()
         .map(|a| {
@@ -519,7 +539,11 @@ fn manifest_base(ctx: &RunContext, metadata: &serde_json::Value) -> serde_json::
     })
 }
 
-fn with_files(mut manifest: serde_json::Value, stamp: Option<&str>, files: Vec<serde_json::Value>) -> serde_json::Value {
+fn with_files(
+    mut manifest: serde_json::Value,
+    stamp: Option<&str>,
+    files: Vec<serde_json::Value>,
+) -> serde_json::Value {
     manifest["stamp"] = json!(stamp);
     manifest["files"] = json!(files);
     manifest
@@ -576,7 +600,8 @@ fn write_files(
             Rules::V2 => rules::test_row(kept.first().map(|k| enrichment.row(k, rules)).as_ref(), now),
             Rules::V1 => {
                 let first_two: Vec<Row> = kept.iter().take(2).map(|k| enrichment.row(k, rules)).collect();
-                rules::test_row_v1(&first_two).ok_or_else(|| EngineError::internal("a v1 test row for an empty audience"))?
+                rules::test_row_v1(&first_two)
+                    .ok_or_else(|| EngineError::internal("a v1 test row for an empty audience"))?
             }
         };
         files.push((

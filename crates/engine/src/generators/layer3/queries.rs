@@ -42,7 +42,8 @@ const DELETED_USERS_SQL: &str = "SELECT u.id FROM users u WHERE u.deleted_at <> 
 /// The ids of the soft-deleted users (`deleted_at <> 0`).
 pub async fn read_deleted_users(conn: &mut PgConnection) -> Result<Vec<Uuid>> {
     sqlx::query_scalar(DELETED_USERS_SQL)
-        .persistent(false).fetch_all(conn)
+        .persistent(false)
+        .fetch_all(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the deleted users", e))
 }
@@ -143,7 +144,8 @@ pub async fn read_counts(
         Demand::Inventory => (INVENTORY_COUNTS_SQL, "counting open inventory"),
         Demand::Wishlist => (WISHLIST_COUNTS_SQL, "counting wishlist items"),
     };
-    fetch_counts(sqlx::query_as(sql).bind(variants).bind(deleted).bind(minimum).persistent(false).fetch(conn), doing).await
+    fetch_counts(sqlx::query_as(sql).bind(variants).bind(deleted).bind(minimum).persistent(false).fetch(conn), doing)
+        .await
 }
 
 // One variant's demand (explainUser): the same rules as the counts above, through the
@@ -168,7 +170,12 @@ pub async fn read_one_variant_demand(conn: &mut PgConnection, demand: Demand, va
         Demand::Inventory => (ONE_VARIANT_INVENTORY_COUNT_SQL, "counting open inventory"),
         Demand::Wishlist => (ONE_VARIANT_WISHLIST_COUNT_SQL, "counting wishlist items"),
     };
-    sqlx::query_scalar(sql).bind(variant).persistent(false).fetch_one(conn).await.map_err(|e| EngineError::from_sqlx(doing, e))
+    sqlx::query_scalar(sql)
+        .bind(variant)
+        .persistent(false)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx(doing, e))
 }
 
 /// The profile columns of users, each value at its user's slot (`slots`).
@@ -267,7 +274,8 @@ WHERE ap.preferred AND ap.attribute_value_id = ANY($1::uuid[]) AND up.user_id = 
 /// The `mens_size` attribute's values by id, smallest first (see above).
 pub async fn read_size_values(conn: &mut PgConnection) -> Result<Vec<(Uuid, String)>> {
     sqlx::query_as(MENS_SIZE_VALUES_SQL)
-        .persistent(false).fetch_all(conn)
+        .persistent(false)
+        .fetch_all(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the mens_size values", e))
 }
@@ -310,7 +318,11 @@ pub async fn read_sizes(
     let rank_by_value_id: FxHashMap<Uuid, u32> =
         size_values.iter().filter_map(|(id, value)| Some((*id, values.rank_of(value)?))).collect();
     let value_ids: Vec<Uuid> = size_values.iter().map(|(id, _)| *id).collect();
-    let mut rows = sqlx::query_as::<_, (Uuid, Uuid)>(PREFERRED_SIZES_SQL).bind(value_ids).bind(users).persistent(false).fetch(conn);
+    let mut rows = sqlx::query_as::<_, (Uuid, Uuid)>(PREFERRED_SIZES_SQL)
+        .bind(value_ids)
+        .bind(users)
+        .persistent(false)
+        .fetch(conn);
     let fail = |e| EngineError::from_sqlx("reading user sizes", e);
     while let Some((user, value_id)) = rows.try_next().await.map_err(fail)? {
         if let Some(rank) = rank_by_value_id.get(&value_id) {
@@ -408,7 +420,8 @@ pub fn utc_wall_clock(t: DateTime<Utc>) -> NaiveDateTime {
 pub async fn read_user_liveness(conn: &mut PgConnection, user: Uuid) -> Result<Option<bool>> {
     let row: Option<(bool,)> = sqlx::query_as("SELECT deleted_at = 0 FROM users WHERE id = $1")
         .bind(user)
-        .persistent(false).fetch_optional(conn)
+        .persistent(false)
+        .fetch_optional(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the user", e))?;
     Ok(row.map(|(live,)| live))
@@ -442,7 +455,8 @@ ORDER BY a.created_at DESC, a.kind, a.record_id
 pub async fn read_user_actions(conn: &mut PgConnection, user: Uuid) -> Result<Vec<Action>> {
     let rows: Vec<(Uuid, i16, Uuid, DateTime<Utc>, Uuid)> = sqlx::query_as(USER_ACTIONS_SQL)
         .bind(user)
-        .persistent(false).fetch_all(conn)
+        .persistent(false)
+        .fetch_all(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the user's actions", e))?;
     rows.into_iter()

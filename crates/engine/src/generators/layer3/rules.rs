@@ -337,9 +337,7 @@ pub fn number_rows<'a>(audiences: impl IntoIterator<Item = &'a mut Filtered>) {
 
 /// File order (rule 6): the user's most recent action of any type, newest first; ties by user id.
 pub fn order_rows(rows: &mut [Kept]) {
-    rows.sort_unstable_by(|a, b| {
-        b.latest_at.cmp(&a.latest_at).then_with(|| a.user_id.cmp(&b.user_id))
-    });
+    rows.sort_unstable_by(|a, b| b.latest_at.cmp(&a.latest_at).then_with(|| a.user_id.cmp(&b.user_id)));
 }
 
 /// The internal test account of rule 7.
@@ -383,12 +381,9 @@ impl Row {
 /// first production row, or placeholders when it has none.
 pub fn test_row(first: Option<&Row>, now: DateTime<Utc>) -> Row {
     let (size, product, variant, count) = match first {
-        Some(row) => (
-            row.relevant_variant_size.clone(),
-            row.product_name.clone(),
-            row.variant_id.clone(),
-            row.count.clone(),
-        ),
+        Some(row) => {
+            (row.relevant_variant_size.clone(), row.product_name.clone(), row.variant_id.clone(), row.count.clone())
+        }
         None => ("13".into(), "Test Product".into(), "test-variant-id".into(), String::new()),
     };
     Row {
@@ -467,11 +462,17 @@ pub fn python_timestamp_text(pg: &str) -> std::borrow::Cow<'_, str> {
     }
     let offset = match rest.as_bytes() {
         [] => String::new(),
-        [sign @ (b'+' | b'-'), h1, h2] if h1.is_ascii_digit() && h2.is_ascii_digit() => format!("{}{}{}:00", *sign as char, *h1 as char, *h2 as char),
+        [sign @ (b'+' | b'-'), h1, h2] if h1.is_ascii_digit() && h2.is_ascii_digit() => {
+            format!("{}{}{}:00", *sign as char, *h1 as char, *h2 as char)
+        }
         [b'+' | b'-', h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()) => rest.to_string(),
         _ => return Cow::Borrowed(pg),
     };
-    let fraction = if fraction.is_empty() || fraction.bytes().all(|b| b == b'0') { String::new() } else { format!(".{fraction:0<6}") };
+    let fraction = if fraction.is_empty() || fraction.bytes().all(|b| b == b'0') {
+        String::new()
+    } else {
+        format!(".{fraction:0<6}")
+    };
     Cow::Owned(format!("{base}{fraction}{offset}"))
 }
 
@@ -681,7 +682,17 @@ mod tests {
         let empty = test_row(None, now);
         assert_eq!(
             empty.fields(),
-            [TEST_USER_ID, "beems", "Mbiyimoh", "13", "13", "Test Product", "test-variant-id", "2026-11-27T10:00:00.000Z", ""]
+            [
+                TEST_USER_ID,
+                "beems",
+                "Mbiyimoh",
+                "13",
+                "13",
+                "Test Product",
+                "test-variant-id",
+                "2026-11-27T10:00:00.000Z",
+                ""
+            ]
         );
         let first = Row {
             user_id: "u".into(),
