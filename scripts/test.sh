@@ -9,6 +9,9 @@ echo "== build (release addon + TypeScript)"
 npm run build --silent
 echo "== python venv for the V1 script"
 bash scripts/setup-python.sh >/dev/null
+echo "== cargo fmt --check and cargo clippy -D warnings"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (pure Rust, no database)"
 cargo test --workspace --locked
 echo "== python unit tests (V1 script helpers)"
