@@ -16,10 +16,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare function nativeCancel(runId: string): boolean
 
 /**
- * Explains one user's place in the Layer 3 audiences. Private: use `explainUser()`.
+ * Explains one user's place in a generator's audiences. Private: use `explainUser()`.
  * `runId` registers it for `nativeCancel`, as for `nativeGenerate`.
  */
-export declare function nativeExplainUser(userId: string, options: any, environment: Record<string, string>, onLog?: ((event: any) => void) | undefined | null, runId?: string | undefined | null): Promise<any>
+export declare function nativeExplainUser(name: string, userId: string, options: any, environment: Record<string, string>, onLog?: ((event: any) => void) | undefined | null, runId?: string | undefined | null): Promise<any>
 
 /** Forgets `runId`: after its run, or when the run never started. */
 export declare function nativeForgetRun(runId: string): void

@@ -105,7 +105,7 @@ it('deleted, not_found, no_activity', async () => {
 });
 
 it('answers in the explain shape even when the binding gets options that are not an object', async () => {
-  const result = (await native.nativeExplainUser(id(1), 'not-an-object' as never, {})) as Record<string, unknown>;
+  const result = (await native.nativeExplainUser('layer3-behavior', id(1), 'not-an-object' as never, {})) as Record<string, unknown>;
   expect(result).toMatchObject({ success: false, userId: id(1), errorCode: 'INVALID_OPTION' });
   expect(result.error).toMatch(/^options must be an object of option values/);
   expect(result).not.toHaveProperty('csvFiles');

@@ -41,10 +41,11 @@ pub async fn native_generate(
     serde_json::to_value(result).map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))
 }
 
-/// Explains one user's place in the Layer 3 audiences. Private: use `explainUser()`.
+/// Explains one user's place in a generator's audiences. Private: use `explainUser()`.
 /// `runId` registers it for `nativeCancel`, as for `nativeGenerate`.
 #[napi(js_name = "nativeExplainUser")]
 pub async fn native_explain_user(
+    name: String,
     user_id: String,
     options: serde_json::Value,
     environment: HashMap<String, String>,
@@ -54,9 +55,9 @@ pub async fn native_explain_user(
     let (cancel, _registered) = register(run_id)?;
     let sink = on_log.map(log_sink);
     let result = match serde_json::from_value::<RawOptions>(options) {
-        Ok(raw) => {
-            serde_json::to_value(run::explain_user(&user_id, &raw, &PgEnv::from_vars(environment), sink, cancel).await)
-        }
+        Ok(raw) => serde_json::to_value(
+            run::explain_user(&name, &user_id, &raw, &PgEnv::from_vars(environment), sink, cancel).await,
+        ),
         Err(e) => serde_json::to_value(run::ExplainResult::failure(&user_id, options_error(e))),
     };
     result.map_err(|e| Error::from_reason(format!("serializing the result failed: {e}")))

@@ -28,6 +28,9 @@ export async function generateIn(env: NodeJS.ProcessEnv, nameOrLegacyId: string,
   }
 }
 
+/** The generator `explainUser` explains: Layer 3, the one whose audiences come from users' actions. */
+const EXPLAINED_GENERATOR = 'layer3-behavior';
+
 /** `explainUser()` with the environment `env` in place of `process.env`, as `generateIn`. */
 export async function explainUserIn(env: NodeJS.ProcessEnv, userId: string, options: ExplainOptions = {}): Promise<ExplainResult> {
   const fail = (errorCode: ExplainResult['errorCode'], error: string): ExplainResult => ({
@@ -43,7 +46,7 @@ export async function explainUserIn(env: NodeJS.ProcessEnv, userId: string, opti
   if (read.signal?.aborted) return fail('CANCELLED', 'the explanation was cancelled before it started');
   try {
     const result = (await cancellable(read.signal, (runId) =>
-      native.nativeExplainUser(userId, read.wire, read.environment, read.onLog, runId),
+      native.nativeExplainUser(EXPLAINED_GENERATOR, userId, read.wire, read.environment, read.onLog, runId),
     )) as ExplainResult;
     // The engine's userId is the parsed id, or the argument echoed with any password hidden.
     return { ...result, actions: result.actions ?? [] };

@@ -9,6 +9,7 @@ export interface NativeBinding {
     runId?: string | null,
   ): Promise<unknown>;
   nativeExplainUser(
+    generator: string,
     userId: string,
     options: Record<string, WireValue>,
     environment: Record<string, string>,

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::conninfo::{self, PgEnv, SslMode, Target};
 use crate::error::{EngineError, ErrorCode, Result};
+use crate::log::Logger;
 
 /// Connections that runs may hold at once, per database URL. A run takes all the
 /// connections it needs in one step (a semaphore), so concurrent runs never deadlock
@@ -277,6 +278,23 @@ impl<'c> SharedConnections<'c> {
     fn take(&self) -> Result<Option<&'c mut Connection>> {
         let mut free = self.free.lock().map_err(|_| EngineError::internal("the run's connection list is poisoned"))?;
         Ok(free.pop())
+    }
+}
+
+/// A run's queries on its shared connections, each timed in the log under its phase.
+pub struct TimedQueries<'r, 'c> {
+    pub connections: &'r SharedConnections<'c>,
+    pub log: &'r Logger,
+}
+
+impl TimedQueries<'_, '_> {
+    pub async fn run<T>(
+        &self,
+        phase: &'static str,
+        what: &str,
+        query: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
+        self.connections.run(async move |c| self.log.timed(phase, what, query(c)).await).await
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod conninfo;
 pub mod db;
 pub mod error;
+pub mod generator;
 pub mod generators;
 pub mod log;
 pub mod options;

@@ -1,71 +1,12 @@
 //! The generators by name and legacy script id. Adding a layer: add its module under
-//! `generators/` with a `GENERATOR` descriptor and list it in `GENERATORS`.
-
-use std::path::PathBuf;
-
-use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
-use serde::Serialize;
-use tokio_util::sync::CancellationToken;
+//! `generators/` with a `GENERATOR` descriptor (the contract is `generator.rs`) and list it in
+//! `GENERATORS`.
 
 use crate::error::{EngineError, ErrorCode, Result, echo};
+use crate::generator::{Generator, GeneratorInfo};
 use crate::generators;
-use crate::log::Logger;
-use crate::options::GeneratorOptions;
 
 pub static GENERATORS: &[&Generator] = &[&generators::layer3::GENERATOR];
-
-/// What `listGenerators()` returns for one generator.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GeneratorInfo {
-    pub name: &'static str,
-    pub layer_id: u32,
-    pub description: &'static str,
-    pub legacy_script_ids: &'static [&'static str],
-}
-
-/// A generator: its description and its pipeline.
-pub struct Generator {
-    pub info: GeneratorInfo,
-    pub run: for<'a> fn(&'a RunContext) -> BoxFuture<'a, Result<GeneratorOutput>>,
-}
-
-/// Everything a generator's run gets.
-pub struct RunContext {
-    pub options: GeneratorOptions,
-    pub logger: Logger,
-    pub cancel: CancellationToken,
-    /// Wall-clock start of the run: the `<ts>` of its file names.
-    pub started_at: DateTime<Utc>,
-}
-
-impl RunContext {
-    pub fn check_cancelled(&self) -> Result<()> {
-        if self.cancel.is_cancelled() { Err(EngineError::cancelled()) } else { Ok(()) }
-    }
-}
-
-/// One file a run wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutputFile {
-    pub path: PathBuf,
-    pub row_count: usize,
-    pub is_test_file: bool,
-    pub audience_type: String,
-}
-
-/// What a successful run produced.
-#[derive(Debug, Clone)]
-pub struct GeneratorOutput {
-    pub files: Vec<OutputFile>,
-    /// The run manifest, written last next to the files.
-    pub manifest_path: Option<PathBuf>,
-    /// Production rows over all audiences.
-    pub audience_size: usize,
-    pub metadata: serde_json::Value,
-}
 
 /// Finds a generator by name (`layer3-behavior`) or legacy script id (`generate_layer_3_push_csvs`).
 pub fn find(name_or_legacy_id: &str) -> Result<&'static Generator> {

@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::conninfo::PgEnv;
 use crate::error::{EngineError, ErrorCode, Result};
+use crate::generator::{ExplainContext, GeneratorOutput, OutputFile, RunContext};
 use crate::log::{Level, LogSink, Logger};
 use crate::options::{GeneratorOptions, JS_OPTIONS, RawOptions, explain_options, parse_options};
-use crate::registry::{self, OutputFile, RunContext};
+use crate::registry;
 
 /// The result of a run, as `generate*()` resolves it.
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +77,7 @@ pub async fn generate(
     finish(outcome, &logger, execution_time_ms)
 }
 
-fn finish(outcome: Result<registry::GeneratorOutput>, logger: &Logger, execution_time_ms: f64) -> GeneratorResult {
+fn finish(outcome: Result<GeneratorOutput>, logger: &Logger, execution_time_ms: f64) -> GeneratorResult {
     match outcome {
         Ok(output) => {
             logger.info(format!(
@@ -116,8 +117,9 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 pub struct ExplainResult {
     pub success: bool,
     pub user_id: String,
+    /// The generator's explanation (for Layer 3, `generators::layer3::explain::Explanation`).
     #[serde(flatten)]
-    pub explanation: Option<crate::generators::layer3::explain::Explanation>,
+    pub explanation: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,25 +139,32 @@ impl ExplainResult {
     }
 }
 
-/// Explains why `user_id` is or is not in the Layer 3 audiences for the options' window.
+/// Explains why `user_id` is or is not in the audiences of the generator `name_or_legacy_id`
+/// for the options' window.
 pub async fn explain_user(
+    name_or_legacy_id: &str,
     user_id: &str,
     raw: &RawOptions,
     env: &PgEnv,
     sink: Option<LogSink>,
     cancel: CancellationToken,
 ) -> ExplainResult {
-    let logger = Logger::new(crate::generators::layer3::NAME, sink);
+    let generator = registry::find(name_or_legacy_id);
+    let logger = Logger::new(generator.as_ref().map(|g| g.info.name).unwrap_or("audience-engine"), sink);
     let outcome = async {
+        let generator = generator?;
+        let explain = generator.explain.ok_or_else(|| {
+            EngineError::invalid_option(format!("the generator {} cannot explain a user", generator.info.name))
+        })?;
         if let Some(key) = raw.keys().find(|k| !explain_options().any(|name| name == k.as_str())) {
             return Err(EngineError::invalid_option(format!(
                 "unknown option {key:?} for explainUser; its options are: {}",
                 explain_options().chain(JS_OPTIONS.iter().copied()).collect::<Vec<_>>().join(", ")
             )));
         }
-        let id = crate::generators::layer3::explain::parse_user_id(user_id)?;
         let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw)? };
-        AssertUnwindSafe(crate::generators::layer3::explain::explain(id, &options, &logger, cancel))
+        let ctx = ExplainContext { options, logger: logger.clone(), cancel };
+        AssertUnwindSafe(explain(user_id, &ctx))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| Err(EngineError::internal(format!("explain panicked: {}", panic_message(&panic)))))
@@ -164,7 +173,7 @@ pub async fn explain_user(
     match outcome {
         Ok(explanation) => ExplainResult {
             success: true,
-            user_id: explanation.user_id.to_string(),
+            user_id: explanation.get("userId").and_then(|id| id.as_str()).unwrap_or(user_id).to_string(),
             explanation: Some(explanation),
             error: None,
             error_code: None,

@@ -5,8 +5,10 @@
 
 mod csv_file;
 mod file_set;
+mod manifest;
 mod output_dir;
 
 pub use csv_file::{CsvSink, LineEnd, csv_writer};
 pub use file_set::{CsvRows, FileName, FileSet, WrittenFile};
+pub use manifest::{MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base, manifest_bytes, with_files};
 pub use output_dir::{OutputDir, prepare_output_dir};

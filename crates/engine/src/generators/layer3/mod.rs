@@ -23,12 +23,15 @@ use uuid::fmt::Hyphenated;
 use self::columns::Slots;
 use self::queries::{Profiles, Variants};
 use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Pick, Picker, Row, Thresholds};
-use crate::db::{RunSettings, RunSnapshot, SharedConnections, database_for};
+use crate::db::{RunSettings, RunSnapshot, SharedConnections, TimedQueries, database_for};
 use crate::error::{EngineError, Result};
+use crate::generator::{ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
 use crate::log::{Level, Logger};
 use crate::options::Rules;
-use crate::output::{CsvRows, CsvSink, FileName, FileSet, LineEnd, prepare_output_dir};
-use crate::registry::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
+use crate::output::{
+    CsvRows, CsvSink, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base,
+    manifest_bytes, prepare_output_dir, with_files,
+};
 
 pub const NAME: &str = "layer3-behavior";
 /// The version of Layer 3's rules (docs/layer3-contract.md), recorded in run manifests.
@@ -43,10 +46,20 @@ pub static GENERATOR: Generator = Generator {
         legacy_script_ids: &["generate_layer_3_push_csvs"],
     },
     run: run_boxed,
+    explain: Some(explain_boxed),
 };
 
 fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
     Box::pin(run(ctx))
+}
+
+fn explain_boxed<'a>(user_id: &'a str, ctx: &'a ExplainContext) -> BoxFuture<'a, Result<serde_json::Value>> {
+    Box::pin(async move {
+        let id = explain::parse_user_id(user_id)?;
+        let explanation = explain::explain(id, &ctx.options, &ctx.logger, ctx.cancel.clone()).await?;
+        serde_json::to_value(explanation)
+            .map_err(|e| EngineError::internal(format!("serializing the explanation: {e}")))
+    })
 }
 
 /// The window a run reads: its start (included) and the bound its actions must be below, and
@@ -173,23 +186,6 @@ impl Enrichment {
     }
 }
 
-/// The run's queries on its shared connections, each timed in the log.
-struct RunQueries<'r, 'c> {
-    connections: &'r SharedConnections<'c>,
-    log: &'r Logger,
-}
-
-impl RunQueries<'_, '_> {
-    async fn run<T>(
-        &self,
-        phase: &'static str,
-        what: &str,
-        query: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
-    ) -> Result<T> {
-        self.connections.run(async move |c| self.log.timed(phase, what, query(c)).await).await
-    }
-}
-
 /// `relevant_variant_size` of a variant without `mens_size` (or not found).
 const UNKNOWN_SIZE: &str = "Unknown";
 
@@ -240,7 +236,7 @@ async fn read_kind(
 /// shares the two cores instead of running alone. The other reads need the filter's result and
 /// start when both counts are in; only the kept users and their variants are read.
 async fn count_filter_enrich(
-    q: &RunQueries<'_, '_>,
+    q: &TimedQueries<'_, '_>,
     timings: &mut HashMap<&'static str, f64>,
     picks: Vec<Pick>,
     deleted: Vec<Uuid>,
@@ -324,7 +320,7 @@ fn filter_audiences(
 /// The names, last activity and variants of the kept rows (`audiences`, numbered by
 /// `rules::number_rows`); the sizes are read for all picked users (`count_filter_enrich`).
 /// The reads start together, the longest first, each on whichever connection is free.
-async fn enrich_kept(q: &RunQueries<'_, '_>, audiences: &[AudienceRows]) -> Result<Enrichment> {
+async fn enrich_kept(q: &TimedQueries<'_, '_>, audiences: &[AudienceRows]) -> Result<Enrichment> {
     let rows = || audiences.iter().flat_map(|a| a.filtered.kept.iter());
     // Slot i is the i-th row. The list is then bound sorted (see `queries`).
     let mut users: Vec<Uuid> = rows().map(|k| k.user_id).collect();
@@ -373,7 +369,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let rules_note = if options.rules == Rules::V1 { " (rules v1: the production script's)" } else { "" };
     timings.insert("connect", phase.end(format!("window {}{rules_note}", window.describe())));
     let connections = SharedConnections::new(snapshot.connections.iter_mut());
-    let q = RunQueries { connections: &connections, log };
+    let q = TimedQueries { connections: &connections, log };
 
     // The three kinds of action, the deleted users and the size values are independent reads.
     let phase = log.phase("activity", "reading the window's actions and the deleted users");
@@ -450,7 +446,13 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let audience_size = audiences.iter().map(|a| a.filtered.kept.len()).sum();
 
     ctx.check_cancelled()?;
-    let manifest = manifest_base(ctx, &metadata);
+    let source = ManifestSource {
+        generator: NAME,
+        version: VERSION,
+        automation_id: options.automation_id.as_deref(),
+        started_at: ctx.started_at,
+    };
+    let manifest = manifest_base(&source, &metadata);
     let (files, manifest_path) = match output_dir {
         None => {
             log.info(format!("dry run: {audience_size} rows computed, no files written"));
@@ -493,8 +495,6 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     Ok(GeneratorOutput { files, manifest_path, audience_size, metadata })
 }
 
-const MANIFEST_SUFFIX: &str = ".manifest.json";
-
 /// Whether an audience gets its two files: always under `v2`; under `v1` only when it has
 /// rows, as the production script.
 fn writes_files(audience: &AudienceRows, rules: Rules) -> bool {
@@ -522,31 +522,6 @@ fn drop_incomplete_profiles(
     let total: usize = dropped.iter().map(|(_, n)| n).sum();
     log.info(format!("rules v1: {total} rows without a first name or a size dropped, as the production script does"));
     dropped
-}
-
-/// What the run manifest says besides its files: what ran, with which options, on which window.
-fn manifest_base(ctx: &RunContext, metadata: &serde_json::Value) -> serde_json::Value {
-    json!({
-        "manifestVersion": 1,
-        "generator": { "name": NAME, "version": VERSION },
-        "engine": { "name": "audience-engine", "version": env!("CARGO_PKG_VERSION") },
-        "automationId": ctx.options.automation_id,
-        "runStartedAt": crate::time::iso(ctx.started_at),
-        "asOf": metadata["asOf"],
-        "window": metadata["window"],
-        "options": metadata["options"],
-        "counts": metadata["counts"],
-    })
-}
-
-fn with_files(
-    mut manifest: serde_json::Value,
-    stamp: Option<&str>,
-    files: Vec<serde_json::Value>,
-) -> serde_json::Value {
-    manifest["stamp"] = json!(stamp);
-    manifest["files"] = json!(files);
-    manifest
 }
 
 /// The row of `kept`, its profile at `kept.slot` of `profiles`.
@@ -624,20 +599,11 @@ fn write_files(
         let files = written
             .iter()
             .zip(&planned)
-            .map(|(file, (audience, row_count, is_test_file))| {
-                json!({
-                    "name": file.name.with_stamp(stamp),
-                    "audienceType": audience.as_str(),
-                    "isTestFile": is_test_file,
-                    "rowCount": row_count,
-                    "bytes": file.bytes,
-                    "sha256": file.sha256,
-                })
+            .map(|(file, (audience, rows, is_test_file))| {
+                file_entry(file, stamp, audience.as_str(), *is_test_file, *rows)
             })
             .collect();
-        let mut text = serde_json::to_vec_pretty(&with_files(manifest.clone(), Some(stamp), files)).unwrap_or_default();
-        text.push(b'\n');
-        text
+        manifest_bytes(&with_files(manifest.clone(), Some(stamp), files))
     };
     let manifest_name = FileName::new("", MANIFEST_SUFFIX);
     let (written, final_stamp) = set.commit_with_last(Some((manifest_name.clone(), &make_manifest)))?;

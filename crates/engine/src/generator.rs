@@ -1,0 +1,78 @@
+//! The contract every generator follows, which no generator owns: its description, its run and
+//! its optional explanation of one user, what a run gets and what it gives back. Generators
+//! import this module; the registry imports the generators; nothing imports back.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{EngineError, Result};
+use crate::log::Logger;
+use crate::options::GeneratorOptions;
+
+/// What `listGenerators()` returns for one generator.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorInfo {
+    pub name: &'static str,
+    pub layer_id: u32,
+    pub description: &'static str,
+    pub legacy_script_ids: &'static [&'static str],
+}
+
+/// A generator: its description, its pipeline and, where it has one, its explanation of one
+/// user's place in its audiences (`explainUser`).
+pub struct Generator {
+    pub info: GeneratorInfo,
+    pub run: for<'a> fn(&'a RunContext) -> BoxFuture<'a, Result<GeneratorOutput>>,
+    pub explain: Option<ExplainFn>,
+}
+
+/// Explains one user (the argument as given) under the options: a JSON object for `ExplainResult`.
+pub type ExplainFn = for<'a> fn(&'a str, &'a ExplainContext) -> BoxFuture<'a, Result<serde_json::Value>>;
+
+/// Everything an explanation gets.
+pub struct ExplainContext {
+    pub options: GeneratorOptions,
+    pub logger: Logger,
+    pub cancel: CancellationToken,
+}
+
+/// Everything a generator's run gets.
+pub struct RunContext {
+    pub options: GeneratorOptions,
+    pub logger: Logger,
+    pub cancel: CancellationToken,
+    /// Wall-clock start of the run: the `<ts>` of its file names.
+    pub started_at: DateTime<Utc>,
+}
+
+impl RunContext {
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.cancel.is_cancelled() { Err(EngineError::cancelled()) } else { Ok(()) }
+    }
+}
+
+/// One file a run wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputFile {
+    pub path: PathBuf,
+    pub row_count: usize,
+    pub is_test_file: bool,
+    pub audience_type: String,
+}
+
+/// What a successful run produced.
+#[derive(Debug, Clone)]
+pub struct GeneratorOutput {
+    pub files: Vec<OutputFile>,
+    /// The run manifest, written last next to the files.
+    pub manifest_path: Option<PathBuf>,
+    /// Production rows over all audiences.
+    pub audience_size: usize,
+    pub metadata: serde_json::Value,
+}
