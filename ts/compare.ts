@@ -462,7 +462,7 @@ export interface ExplainCompareOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   logger?: AutomationLogger;
-  /** `explainUser` calls at a time. Default 6. */
+  /** `explainUser` calls at a time. Default 8. */
   concurrency?: number;
   /** Runs after V1 and before the V2 runs (tests use it to change the database). */
   betweenRuns?: () => Promise<void> | void;
@@ -566,7 +566,7 @@ const AUDIENCE_PREFIX: Record<string, string> = {
 const ACTION_OF: Record<string, string> = { offer_creators: 'offer_created', closet_adders: 'closet_add', wishlist_adders: 'wishlist_add' };
 const countColumnOf = (audience: string) => (audience === 'closet_adders' ? 'wishlist_count' : 'inventory_count');
 const DEFAULT_EDGE_SECONDS = 600;
-const DEFAULT_CONCURRENCY = 6;
+const DEFAULT_CONCURRENCY = 8;
 
 interface ParsedFile {
   path: string;
