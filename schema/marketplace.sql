@@ -4,19 +4,23 @@
 -- column types production uses most often (timestamp without time zone, text
 -- status, bigint deleted_at). The engine also works when created_at columns are
 -- timestamptz, status is varchar or an enum, and deleted_at is int: the tests
--- load this file and then convert the columns (see __test__/helpers/schema.ts).
+-- load this file and then convert the columns (see ALTERNATE_TYPES_SQL in
+-- __test__/helpers/db.ts).
 --
 -- Indexes are the ones a production app plausibly has: primary keys, foreign
--- keys and created_at on the activity tables. The engine needs no other (see
+-- keys, created_at on the activity tables and on users (Layer 5 takes the
+-- users created in a window). The engine needs no other (see
 -- recommended-indexes.sql for partial indexes that help other queries).
 
 CREATE TABLE users (
     id          uuid PRIMARY KEY,
     username    text NOT NULL,
     first_name  text,
+    bio         text,
     deleted_at  bigint NOT NULL DEFAULT 0,
     created_at  timestamp NOT NULL DEFAULT now()
 );
+CREATE INDEX users_created_at_idx ON users (created_at);
 
 CREATE TABLE user_activities (
     id           uuid PRIMARY KEY,
@@ -101,3 +105,14 @@ CREATE TABLE offer_items (
 );
 CREATE INDEX offer_items_offer_id_idx ON offer_items (offer_id);
 CREATE INDEX offer_items_product_variant_id_idx ON offer_items (product_variant_id);
+
+-- The shoes a user wants (Layer 5's top target shoe: the most offers_count first).
+CREATE TABLE desired_items (
+    id                  uuid PRIMARY KEY,
+    user_id             uuid NOT NULL REFERENCES users (id),
+    product_variant_id  uuid NOT NULL REFERENCES product_variants (id),
+    offers_count        int NOT NULL DEFAULT 0,
+    deleted_at          bigint NOT NULL DEFAULT 0,
+    created_at          timestamp NOT NULL DEFAULT now()
+);
+CREATE INDEX desired_items_user_id_idx ON desired_items (user_id);

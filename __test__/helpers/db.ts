@@ -43,8 +43,11 @@ ALTER TABLE inventory_items ALTER COLUMN created_at TYPE timestamptz USING creat
 ALTER TABLE wishlist_items ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC';
 ALTER TABLE offers ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC';
 ALTER TABLE user_activities ALTER COLUMN last_active TYPE timestamptz USING last_active AT TIME ZONE 'UTC';
+ALTER TABLE users ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC';
+ALTER TABLE desired_items ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC';
 ALTER TABLE users ALTER COLUMN deleted_at TYPE int;
 ALTER TABLE wishlist_items ALTER COLUMN deleted_at TYPE int;
+ALTER TABLE desired_items ALTER COLUMN deleted_at TYPE int;
 ALTER TABLE users ALTER COLUMN username TYPE varchar(255);
 `;
 
