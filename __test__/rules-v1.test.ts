@@ -202,7 +202,7 @@ describe('rules v1 at the edges', () => {
     const { fixture: f, close } = await Fixture.open(url);
     try {
       await f.query(
-        'TRUNCATE offer_items, offers, wishlist_items, inventory_items, product_variants, products, attribute_preferences, user_preferences, attribute_values, attributes, user_activities, users',
+        'TRUNCATE offer_items, offers, wishlist_items, inventory_items, product_variants, products, attribute_preferences, user_preferences, attribute_values, attributes, user_activities, users CASCADE',
       );
       await fill(f);
     } finally {

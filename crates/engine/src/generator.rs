@@ -27,6 +27,9 @@ pub struct GeneratorInfo {
 /// user's place in its audiences (`explainUser`).
 pub struct Generator {
     pub info: GeneratorInfo,
+    /// The option names the generator adds to the common ones (`options::COMMON_OPTIONS`); it
+    /// validates them itself from `GeneratorOptions::own`.
+    pub options: &'static [&'static str],
     pub run: for<'a> fn(&'a RunContext) -> BoxFuture<'a, Result<GeneratorOutput>>,
     pub explain: Option<ExplainFn>,
 }

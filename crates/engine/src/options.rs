@@ -15,64 +15,34 @@ use serde::Deserialize;
 use crate::conninfo::PgEnv;
 use crate::error::{EngineError, Result, echo};
 
-pub const DEFAULT_LOOKBACK_HOURS: f64 = 48.0;
-pub const DEFAULT_COOLING_HOURS: f64 = 12.0;
 pub const DEFAULT_OUTPUT_DIR: &str = ".script-outputs";
-pub const DEFAULT_MIN_INVENTORY_COUNT: i64 = 3;
-pub const DEFAULT_MIN_WISHLIST_COUNT: i64 = 2;
 pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 300_000;
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 10_000;
 /// Ten years: far beyond any real window, far inside every timestamp range.
 pub const MAX_HOURS: f64 = 87_600.0;
-const MAX_COUNT_THRESHOLD: i64 = i32::MAX as i64;
+pub const MAX_COUNT_THRESHOLD: i64 = i32::MAX as i64;
 const MAX_TIMEOUT_MS: u64 = 86_400_000;
 
-/// The option names `GeneratorOptions` accepts (the JS layer handles `onLog` and `signal`).
-pub const KNOWN_OPTIONS: &[&str] = &[
-    "lookbackHours",
-    "coolingHours",
-    "outputDir",
-    "dryRun",
-    "automationId",
-    "asOf",
-    "databaseUrl",
-    "minInventoryCount",
-    "minWishlistCount",
-    "statementTimeoutMs",
-    "acquireTimeoutMs",
-    "rules",
-];
+/// The options every generator takes (the JS layer handles `onLog` and `signal`); each
+/// generator adds its own (`Generator::options`).
+pub const COMMON_OPTIONS: &[&str] =
+    &["outputDir", "dryRun", "automationId", "asOf", "databaseUrl", "statementTimeoutMs", "acquireTimeoutMs"];
 
 /// The options the JavaScript layer takes before the rest reach the engine: named in messages
 /// that list the options, never parsed here.
 pub const JS_OPTIONS: &[&str] = &["onLog", "signal"];
 
-/// The options of `KNOWN_OPTIONS` that only concern a run's files, which `explainUser` does
-/// not take.
+/// The common options that only concern a run's files, which `explainUser` does not take.
 pub const FILE_OPTIONS: &[&str] = &["outputDir", "dryRun", "automationId"];
 
-/// The option names `explainUser` accepts: the window, the thresholds and the connection.
-pub fn explain_options() -> impl Iterator<Item = &'static str> {
-    KNOWN_OPTIONS.iter().copied().filter(|name| !FILE_OPTIONS.contains(name))
+/// The option names a generator with its own options `own` accepts: its own, then the common ones.
+pub fn option_names(own: &'static [&'static str]) -> impl Iterator<Item = &'static str> {
+    own.iter().chain(COMMON_OPTIONS).copied()
 }
 
-/// Which row rules a run follows (docs/layer3-contract.md, section 9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Rules {
-    /// The contract: the cooling period excluded, complete rows for every user, `\n`.
-    #[default]
-    V2,
-    /// What the production script writes, byte for byte.
-    V1,
-}
-
-impl Rules {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rules::V2 => "v2",
-            Rules::V1 => "v1",
-        }
-    }
+/// The option names `explainUser` accepts for such a generator: all but the file options.
+pub fn explain_option_names(own: &'static [&'static str]) -> impl Iterator<Item = &'static str> {
+    option_names(own).filter(|name| !FILE_OPTIONS.contains(name))
 }
 
 /// One option value as JavaScript had it.
@@ -114,11 +84,10 @@ impl RawValue {
 
 pub type RawOptions = BTreeMap<String, RawValue>;
 
-/// Validated options with defaults applied.
+/// The common options, validated with defaults applied, and the generator's own as given (each
+/// generator validates its own: `generators::*::options`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratorOptions {
-    pub lookback_hours: f64,
-    pub cooling_hours: f64,
     pub output_dir: PathBuf,
     pub dry_run: bool,
     pub automation_id: Option<String>,
@@ -127,68 +96,57 @@ pub struct GeneratorOptions {
     pub database_url: String,
     /// The caller's `PG*` TLS variables, which apply where the URL does not set the parameter.
     pub pg_env: PgEnv,
-    pub min_inventory_count: i64,
-    pub min_wishlist_count: i64,
     pub statement_timeout: Duration,
     pub acquire_timeout: Duration,
-    pub rules: Rules,
+    /// The generator's own options, not yet validated.
+    pub own: RawOptions,
 }
 
 impl GeneratorOptions {
     /// Options with every default and the given database URL.
     pub fn with_database_url(database_url: impl Into<String>) -> Self {
         GeneratorOptions {
-            lookback_hours: DEFAULT_LOOKBACK_HOURS,
-            cooling_hours: DEFAULT_COOLING_HOURS,
             output_dir: PathBuf::from(DEFAULT_OUTPUT_DIR),
             dry_run: false,
             automation_id: None,
             as_of: None,
             database_url: database_url.into(),
             pg_env: PgEnv::default(),
-            min_inventory_count: DEFAULT_MIN_INVENTORY_COUNT,
-            min_wishlist_count: DEFAULT_MIN_WISHLIST_COUNT,
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             acquire_timeout: Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS),
-            rules: Rules::V2,
+            own: RawOptions::new(),
         }
     }
 
-    /// The options as recorded in results and manifests: no database URL.
-    pub fn to_public_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "lookbackHours": self.lookback_hours,
-            "coolingHours": self.cooling_hours,
+    /// The common options as recorded in results and manifests (no database URL), with the
+    /// generator's own (`own`, a JSON object) beside them.
+    pub fn to_public_json(&self, own: serde_json::Value) -> serde_json::Value {
+        let mut json = serde_json::json!({
             "outputDir": self.output_dir.to_string_lossy(),
             "dryRun": self.dry_run,
             "automationId": self.automation_id,
             "asOf": self.as_of.map(crate::time::iso),
-            "minInventoryCount": self.min_inventory_count,
-            "minWishlistCount": self.min_wishlist_count,
             "statementTimeoutMs": self.statement_timeout.as_millis() as u64,
             "acquireTimeoutMs": self.acquire_timeout.as_millis() as u64,
-            "rules": self.rules.as_str(),
-        })
+        });
+        if let (Some(json), serde_json::Value::Object(own)) = (json.as_object_mut(), own) {
+            json.extend(own);
+        }
+        json
     }
 }
 
-/// Validates `raw` and applies defaults. The first problem found is returned.
-pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
-    if let Some(unknown) = raw.keys().find(|k| !KNOWN_OPTIONS.contains(&k.as_str())) {
+/// Validates the common options of `raw`, applies their defaults and keeps the generator's own
+/// (named in `own`) for the generator to validate. Any other name is refused. The first problem
+/// found is returned.
+pub fn parse_options(raw: &RawOptions, own: &'static [&'static str]) -> Result<GeneratorOptions> {
+    if let Some(unknown) = raw.keys().find(|k| !option_names(own).any(|name| name == k.as_str())) {
         return Err(EngineError::invalid_option(format!(
             "unknown option {unknown:?}; the options are: {}",
-            KNOWN_OPTIONS.iter().chain(JS_OPTIONS).copied().collect::<Vec<_>>().join(", ")
+            option_names(own).chain(JS_OPTIONS.iter().copied()).collect::<Vec<_>>().join(", ")
         )));
     }
     let get = |name: &str| raw.get(name);
-
-    let lookback_hours = hours(get("lookbackHours"), "lookbackHours", DEFAULT_LOOKBACK_HOURS)?;
-    let cooling_hours = hours(get("coolingHours"), "coolingHours", DEFAULT_COOLING_HOURS)?;
-    if cooling_hours >= lookback_hours {
-        return Err(EngineError::invalid_option(format!(
-            "coolingHours must be less than lookbackHours, got coolingHours {cooling_hours} and lookbackHours {lookback_hours} (the window is [asOf - (lookbackHours - coolingHours) h, asOf - coolingHours h))"
-        )));
-    }
 
     let output_dir = match get("outputDir") {
         None => PathBuf::from(DEFAULT_OUTPUT_DIR),
@@ -231,42 +189,24 @@ pub fn parse_options(raw: &RawOptions) -> Result<GeneratorOptions> {
             )));
         }
     };
-    let min_inventory_count =
-        count_threshold(get("minInventoryCount"), "minInventoryCount", DEFAULT_MIN_INVENTORY_COUNT)?;
-    let min_wishlist_count = count_threshold(get("minWishlistCount"), "minWishlistCount", DEFAULT_MIN_WISHLIST_COUNT)?;
     let statement_timeout = millis(get("statementTimeoutMs"), "statementTimeoutMs", DEFAULT_STATEMENT_TIMEOUT_MS)?;
     let acquire_timeout = millis(get("acquireTimeoutMs"), "acquireTimeoutMs", DEFAULT_ACQUIRE_TIMEOUT_MS)?;
-    let rules = match get("rules") {
-        None => Rules::V2,
-        Some(RawValue::String(s)) if s == "v2" => Rules::V2,
-        Some(RawValue::String(s)) if s == "v1" => Rules::V1,
-        Some(other) => {
-            return Err(expected(
-                "rules",
-                "'v2' (the contract, the default) or 'v1' (what the production script writes)",
-                other,
-            ));
-        }
-    };
-
+    let own =
+        raw.iter().filter(|(name, _)| own.contains(&name.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     Ok(GeneratorOptions {
-        lookback_hours,
-        cooling_hours,
         output_dir,
         dry_run,
         automation_id,
         as_of,
         database_url,
         pg_env: PgEnv::default(),
-        min_inventory_count,
-        min_wishlist_count,
         statement_timeout,
         acquire_timeout,
-        rules,
+        own,
     })
 }
 
-fn expected(name: &str, allowed: &str, got: &RawValue) -> EngineError {
+pub fn expected(name: &str, allowed: &str, got: &RawValue) -> EngineError {
     EngineError::invalid_option(format!("{name} must be {allowed}, got {}", got.describe()))
 }
 
@@ -285,14 +225,14 @@ fn type_only(value: &RawValue) -> &'static str {
     }
 }
 
-fn finite_number(value: &RawValue) -> Option<f64> {
+pub fn finite_number(value: &RawValue) -> Option<f64> {
     match value {
         RawValue::Number(n) => n.parse::<f64>().ok().filter(|v| v.is_finite()),
         _ => None,
     }
 }
 
-fn hours(value: Option<&RawValue>, name: &str, default: f64) -> Result<f64> {
+pub fn hours(value: Option<&RawValue>, name: &str, default: f64) -> Result<f64> {
     let Some(value) = value else { return Ok(default) };
     match finite_number(value) {
         Some(h) if (0.0..=MAX_HOURS).contains(&h) => Ok(if h == 0.0 { 0.0 } else { h }),
@@ -300,7 +240,7 @@ fn hours(value: Option<&RawValue>, name: &str, default: f64) -> Result<f64> {
     }
 }
 
-fn count_threshold(value: Option<&RawValue>, name: &str, default: i64) -> Result<i64> {
+pub fn count_threshold(value: Option<&RawValue>, name: &str, default: i64) -> Result<i64> {
     let Some(value) = value else { return Ok(default) };
     match finite_number(value) {
         Some(n) if n.fract() == 0.0 && (0.0..=MAX_COUNT_THRESHOLD as f64).contains(&n) => Ok(n as i64),
@@ -365,6 +305,9 @@ fn validate_database_url(url: &str) -> Result<String> {
 mod tests {
     use super::*;
 
+    /// A generator's own options, for the tests: one number.
+    const OWN: &[&str] = &["windowHours"];
+
     fn num(v: &str) -> RawValue {
         RawValue::Number(v.into())
     }
@@ -379,70 +322,52 @@ mod tests {
         raw
     }
     fn err(pairs: &[(&str, RawValue)]) -> String {
-        parse_options(&with(pairs)).unwrap_err().message
+        parse_options(&with(pairs), OWN).unwrap_err().message
     }
 
     #[test]
     fn defaults() {
-        let o = parse_options(&with(&[])).unwrap();
+        let o = parse_options(&with(&[]), OWN).unwrap();
         assert_eq!(o, GeneratorOptions::with_database_url("postgres://u:p@localhost/db"));
-        assert_eq!(o.lookback_hours, 48.0);
-        assert_eq!(o.cooling_hours, 12.0);
         assert_eq!(o.output_dir, PathBuf::from(".script-outputs"));
     }
 
     #[test]
-    fn accepts_fractional_hours_and_numeric_automation_id() {
-        let o = parse_options(&with(&[
-            ("lookbackHours", num("1.5")),
-            ("coolingHours", num("0")),
-            ("automationId", num("42")),
-        ]))
-        .unwrap();
-        assert_eq!(o.lookback_hours, 1.5);
-        assert_eq!(o.cooling_hours, 0.0);
+    fn the_generators_own_options_are_kept_for_it() {
+        let o = parse_options(&with(&[("windowHours", num("NaN")), ("automationId", num("42"))]), OWN).unwrap();
+        assert_eq!(o.own, [("windowHours".to_string(), num("NaN"))].into());
         assert_eq!(o.automation_id.as_deref(), Some("42"));
     }
 
     #[test]
     fn hours_errors_name_option_value_and_range() {
         for bad in ["NaN", "Infinity", "-Infinity", "-1", "87601", "1e300"] {
-            let m = err(&[("lookbackHours", num(bad))]);
+            let m = hours(Some(&num(bad)), "lookbackHours", 48.0).unwrap_err().message;
             assert!(m.starts_with("lookbackHours must be a finite number of hours from 0 to 87600"), "{m}");
             assert!(m.ends_with(&format!("got {bad}")), "{m}");
         }
         assert_eq!(
-            err(&[("coolingHours", s("12"))]),
+            hours(Some(&s("12")), "coolingHours", 12.0).unwrap_err().message,
             "coolingHours must be a finite number of hours from 0 to 87600 (fractions allowed), got \"12\""
         );
-        assert!(err(&[("coolingHours", RawValue::Null)]).ends_with("got null"));
-        assert!(err(&[("coolingHours", RawValue::Array)]).ends_with("got an array"));
-    }
-
-    #[test]
-    fn cooling_must_be_below_lookback() {
-        let m = err(&[("lookbackHours", num("12")), ("coolingHours", num("12"))]);
-        assert!(
-            m.starts_with("coolingHours must be less than lookbackHours, got coolingHours 12 and lookbackHours 12"),
-            "{m}"
-        );
+        assert_eq!(hours(None, "coolingHours", 12.0).unwrap(), 12.0);
+        assert_eq!(hours(Some(&num("1.5")), "lookbackHours", 48.0).unwrap(), 1.5);
     }
 
     #[test]
     fn thresholds_must_be_whole_and_non_negative() {
-        assert!(
-            err(&[("minInventoryCount", num("2.5"))]).starts_with("minInventoryCount must be a whole number from 0")
-        );
-        assert!(err(&[("minWishlistCount", num("-1"))]).starts_with("minWishlistCount must be a whole number"));
-        let o = parse_options(&with(&[("minInventoryCount", num("0"))])).unwrap();
-        assert_eq!(o.min_inventory_count, 0);
+        let m = |v: &str| count_threshold(Some(&num(v)), "minInventoryCount", 3).unwrap_err().message;
+        assert!(m("2.5").starts_with("minInventoryCount must be a whole number from 0"));
+        assert!(m("-1").starts_with("minInventoryCount must be a whole number"));
+        assert_eq!(count_threshold(Some(&num("0")), "minInventoryCount", 3).unwrap(), 0);
     }
 
     #[test]
     fn as_of_parsing() {
-        let o = parse_options(&with(&[("asOf", s("2026-11-28T06:00:00+02:00"))])).unwrap();
+        let o = parse_options(&with(&[("asOf", s("2026-11-28T06:00:00+02:00"))]), OWN).unwrap();
         assert_eq!(crate::time::iso(o.as_of.unwrap()), "2026-11-28T04:00:00.000Z");
-        let o = parse_options(&with(&[("asOf", RawValue::Date(Some("2026-11-28T04:00:00.000Z".into())))])).unwrap();
+        let o =
+            parse_options(&with(&[("asOf", RawValue::Date(Some("2026-11-28T04:00:00.000Z".into())))]), OWN).unwrap();
         assert!(o.as_of.is_some());
         assert!(err(&[("asOf", s("yesterday"))]).starts_with("asOf must be an ISO-8601 date-time"));
         assert!(err(&[("asOf", s("2026-11-28T06:00:00"))]).contains("with Z or an offset"));
@@ -464,44 +389,15 @@ mod tests {
     }
 
     #[test]
-    fn rules_are_v2_by_default_and_v1_on_request() {
-        let mut raw: RawOptions = [("databaseUrl".to_string(), s("postgres://u:p@localhost/db"))].into();
-        assert_eq!(parse_options(&raw).unwrap().rules, Rules::V2);
-        raw.insert("rules".into(), s("v1"));
-        assert_eq!(parse_options(&raw).unwrap().rules, Rules::V1);
-        raw.insert("rules".into(), s("V1"));
-        let e = parse_options(&raw).unwrap_err();
-        assert_eq!(
-            e.message,
-            "rules must be 'v2' (the contract, the default) or 'v1' (what the production script writes), got \"V1\""
-        );
-    }
-
-    #[test]
-    fn unknown_option_is_refused_with_the_list() {
-        let m = err(&[("lookback", num("5"))]);
-        assert!(m.starts_with("unknown option \"lookback\"; the options are: lookbackHours, coolingHours"), "{m}");
-        assert!(m.ends_with("acquireTimeoutMs, rules, onLog, signal"), "{m}");
-    }
-
-    #[test]
-    fn explain_takes_every_option_but_the_file_ones() {
-        let names: Vec<&str> = explain_options().collect();
-        assert_eq!(names.len(), KNOWN_OPTIONS.len() - FILE_OPTIONS.len());
-        assert!(FILE_OPTIONS.iter().all(|name| KNOWN_OPTIONS.contains(name) && !names.contains(name)));
-        assert!(names.contains(&"asOf") && names.contains(&"statementTimeoutMs"));
-    }
-
-    #[test]
     fn database_url_problems_never_echo_the_value() {
         let mut raw = with(&[]);
         raw.remove("databaseUrl");
-        assert_eq!(parse_options(&raw).unwrap_err().code, crate::error::ErrorCode::NoDatabaseUrl);
+        assert_eq!(parse_options(&raw, OWN).unwrap_err().code, crate::error::ErrorCode::NoDatabaseUrl);
         let m = err(&[("databaseUrl", s("mysql://user:hunter2@host/db"))]);
         assert!(!m.contains("hunter2"), "{m}");
         assert!(m.starts_with("databaseUrl is not a valid PostgreSQL URL"));
         assert_eq!(
-            parse_options(&with(&[("databaseUrl", s("  "))])).unwrap_err().code,
+            parse_options(&with(&[("databaseUrl", s("  "))]), OWN).unwrap_err().code,
             crate::error::ErrorCode::NoDatabaseUrl
         );
         assert!(!err(&[("databaseUrl", num("1"))]).contains('1'));
@@ -519,13 +415,17 @@ mod tests {
     }
 
     #[test]
-    fn raw_values_deserialize_from_the_wire_format() {
-        let raw: RawOptions = serde_json::from_str(
-            r#"{"lookbackHours":{"type":"number","value":"NaN"},"dryRun":{"type":"boolean","value":true},"asOf":{"type":"date","value":null},"x":{"type":"null"}}"#,
-        )
-        .unwrap();
-        assert_eq!(raw["lookbackHours"], num("NaN"));
-        assert_eq!(raw["asOf"], RawValue::Date(None));
-        assert_eq!(raw["x"], RawValue::Null);
+    fn unknown_option_is_refused_with_the_list() {
+        let m = err(&[("lookback", num("5"))]);
+        assert_eq!(
+            m,
+            "unknown option \"lookback\"; the options are: windowHours, outputDir, dryRun, automationId, asOf, databaseUrl, statementTimeoutMs, acquireTimeoutMs, onLog, signal"
+        );
+    }
+
+    #[test]
+    fn explain_takes_every_option_but_the_file_ones() {
+        let names: Vec<&str> = explain_option_names(OWN).collect();
+        assert_eq!(names, ["windowHours", "asOf", "databaseUrl", "statementTimeoutMs", "acquireTimeoutMs"]);
     }
 }

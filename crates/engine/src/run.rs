@@ -13,7 +13,7 @@ use crate::conninfo::PgEnv;
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::generator::{ExplainContext, GeneratorOutput, OutputFile, RunContext};
 use crate::log::{Level, LogSink, Logger};
-use crate::options::{GeneratorOptions, JS_OPTIONS, RawOptions, explain_options, parse_options};
+use crate::options::{GeneratorOptions, JS_OPTIONS, RawOptions, explain_option_names, parse_options};
 use crate::registry;
 
 /// The result of a run, as `generate*()` resolves it.
@@ -65,7 +65,7 @@ pub async fn generate(
     let logger = Logger::new(log_name, sink);
     let outcome = async {
         let generator = generator?;
-        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw)? };
+        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw, generator.options)? };
         let ctx = RunContext { options, logger: logger.clone(), cancel, started_at: Utc::now() };
         let run = (generator.run)(&ctx);
         AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|panic| {
@@ -156,13 +156,14 @@ pub async fn explain_user(
         let explain = generator.explain.ok_or_else(|| {
             EngineError::invalid_option(format!("the generator {} cannot explain a user", generator.info.name))
         })?;
-        if let Some(key) = raw.keys().find(|k| !explain_options().any(|name| name == k.as_str())) {
+        let names = || explain_option_names(generator.options);
+        if let Some(key) = raw.keys().find(|k| !names().any(|name| name == k.as_str())) {
             return Err(EngineError::invalid_option(format!(
                 "unknown option {key:?} for explainUser; its options are: {}",
-                explain_options().chain(JS_OPTIONS.iter().copied()).collect::<Vec<_>>().join(", ")
+                names().chain(JS_OPTIONS.iter().copied()).collect::<Vec<_>>().join(", ")
             )));
         }
-        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw)? };
+        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw, generator.options)? };
         let ctx = ExplainContext { options, logger: logger.clone(), cancel };
         AssertUnwindSafe(explain(user_id, &ctx))
             .catch_unwind()

@@ -4,13 +4,14 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::options::{Layer3Options, Rules};
 use super::queries;
-use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker, Thresholds};
+use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker};
 use super::{Window, run_window};
 use crate::db::{RunSettings, RunSnapshot, database_for};
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
-use crate::options::{GeneratorOptions, Rules};
+use crate::options::GeneratorOptions;
 use crate::time::iso;
 
 /// At most this many actions are listed (the pick still uses every action in the window).
@@ -106,6 +107,7 @@ pub struct Explanation {
 pub async fn explain(
     user_id: Uuid,
     options: &GeneratorOptions,
+    layer3: &Layer3Options,
     logger: &Logger,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Explanation> {
@@ -118,11 +120,10 @@ pub async fn explain(
     let connection = &mut snapshot.connections[0];
     let guard = connection.canceller.clone();
     let tx = &mut connection.tx;
-    let window =
-        run_window(options.rules, as_of, options.as_of.is_some(), options.lookback_hours, options.cooling_hours);
+    let window = run_window(layer3.rules, as_of, options.as_of.is_some(), layer3.lookback_hours, layer3.cooling_hours);
     let (start, end) = (window.start, window.end);
-    if options.rules == Rules::V2 {
-        super::warn_if_empty_window(logger, options.lookback_hours, options.cooling_hours);
+    if layer3.rules == Rules::V2 {
+        super::warn_if_empty_window(logger, layer3.lookback_hours, layer3.cooling_hours);
     }
 
     // Each query is timed in the log (`--verbose` in the CLI), as `generate`'s are.
@@ -185,10 +186,7 @@ pub async fn explain(
             let demand = pick.action.kind.demand();
             let count_query = queries::read_one_variant_demand(tx, demand, pick.action.variant_id);
             let count = logger.timed("explain", super::counts_label(demand), guard.guard(count_query)).await?;
-            let thresholds = Thresholds {
-                min_inventory_count: options.min_inventory_count,
-                min_wishlist_count: options.min_wishlist_count,
-            };
+            let thresholds = layer3.thresholds();
             let threshold = thresholds.minimum(demand);
             let audience = pick.action.kind.audience();
             let check = DemandCheck { measure: demand.column(), count, threshold, passes: count >= threshold };
@@ -196,9 +194,9 @@ pub async fn explain(
                 let profiles =
                     logger.timed("explain", "profile", guard.guard(queries::read_profiles(tx, &[user_id]))).await?;
                 // The profiles of one user: theirs is at slot 0.
-                let row = super::to_row(&Kept::new(&pick, count), &profiles, &variants, options.rules);
+                let row = super::to_row(&Kept::new(&pick, count), &profiles, &variants, layer3.rules);
                 let complete = super::rules::has_complete_profile_v1(&row.first_name, &row.usersize);
-                let mut explanation = if options.rules == Rules::V1 && !complete {
+                let mut explanation = if layer3.rules == Rules::V1 && !complete {
                     let missing = if row.first_name.is_empty() { "first name" } else { "size (a preferred mens_size)" };
                     base(Verdict::IncompleteProfile {
                         audience_type: audience,

@@ -4,6 +4,7 @@
 
 pub mod columns;
 pub mod explain;
+pub mod options;
 pub mod queries;
 pub mod rules;
 
@@ -21,13 +22,13 @@ use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use self::columns::Slots;
+use self::options::{Layer3Options, Rules};
 use self::queries::{Profiles, Variants};
 use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Pick, Picker, Row, Thresholds};
 use crate::db::{RunSettings, RunSnapshot, SharedConnections, TimedQueries, database_for};
 use crate::error::{EngineError, Result};
 use crate::generator::{ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
 use crate::log::{Level, Logger};
-use crate::options::Rules;
 use crate::output::{
     CsvRows, CsvSink, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base,
     manifest_bytes, prepare_output_dir, with_files,
@@ -45,6 +46,7 @@ pub static GENERATOR: Generator = Generator {
                       in the window targets a variant with enough demand",
         legacy_script_ids: &["generate_layer_3_push_csvs"],
     },
+    options: options::OPTIONS,
     run: run_boxed,
     explain: Some(explain_boxed),
 };
@@ -55,8 +57,9 @@ fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
 
 fn explain_boxed<'a>(user_id: &'a str, ctx: &'a ExplainContext) -> BoxFuture<'a, Result<serde_json::Value>> {
     Box::pin(async move {
+        let layer3 = Layer3Options::parse(&ctx.options.own)?;
         let id = explain::parse_user_id(user_id)?;
-        let explanation = explain::explain(id, &ctx.options, &ctx.logger, ctx.cancel.clone()).await?;
+        let explanation = explain::explain(id, &ctx.options, &layer3, &ctx.logger, ctx.cancel.clone()).await?;
         serde_json::to_value(explanation)
             .map_err(|e| EngineError::internal(format!("serializing the explanation: {e}")))
     })
@@ -350,6 +353,7 @@ fn counts_label(demand: Demand) -> &'static str {
 
 async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let options = &ctx.options;
+    let layer3 = Layer3Options::parse(&options.own)?;
     let log = &ctx.logger;
     // Checked before any query; the directories it creates go again unless files are written.
     let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
@@ -360,13 +364,12 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
     let mut snapshot = RunSnapshot::open(&database, 3, settings, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
-    let window =
-        run_window(options.rules, as_of, options.as_of.is_some(), options.lookback_hours, options.cooling_hours);
-    if options.rules == Rules::V2 {
-        warn_if_empty_window(log, options.lookback_hours, options.cooling_hours);
+    let window = run_window(layer3.rules, as_of, options.as_of.is_some(), layer3.lookback_hours, layer3.cooling_hours);
+    if layer3.rules == Rules::V2 {
+        warn_if_empty_window(log, layer3.lookback_hours, layer3.cooling_hours);
     }
     let mut timings = HashMap::new();
-    let rules_note = if options.rules == Rules::V1 { " (rules v1: the production script's)" } else { "" };
+    let rules_note = if layer3.rules == Rules::V1 { " (rules v1: the production script's)" } else { "" };
     timings.insert("connect", phase.end(format!("window {}{rules_note}", window.describe())));
     let connections = SharedConnections::new(snapshot.connections.iter_mut());
     let q = TimedQueries { connections: &connections, log };
@@ -402,9 +405,9 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         "automationId": options.automation_id,
         "asOf": crate::time::iso(as_of),
         "window": window.to_json(),
-        "rules": options.rules.as_str(),
+        "rules": layer3.rules.as_str(),
         "dryRun": options.dry_run,
-        "options": options.to_public_json(),
+        "options": options.to_public_json(layer3.to_json()),
     });
 
     if picks.is_empty() {
@@ -417,13 +420,12 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         return Ok(GeneratorOutput { files: Vec::new(), manifest_path: None, audience_size: 0, metadata });
     }
 
-    let thresholds =
-        Thresholds { min_inventory_count: options.min_inventory_count, min_wishlist_count: options.min_wishlist_count };
+    let thresholds = layer3.thresholds();
     let (mut audiences, enrichment) =
         count_filter_enrich(&q, &mut timings, picks, deleted, &size_values, thresholds).await?;
     drop(connections);
     snapshot.finish().await?;
-    let incomplete = match options.rules {
+    let incomplete = match layer3.rules {
         Rules::V1 => drop_incomplete_profiles(&mut audiences, &enrichment.profiles, log),
         Rules::V2 => Vec::new(),
     };
@@ -458,7 +460,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
             log.info(format!("dry run: {audience_size} rows computed, no files written"));
             let planned: Vec<serde_json::Value> = audiences
                 .iter()
-                .filter(|a| writes_files(a, options.rules))
+                .filter(|a| writes_files(a, layer3.rules))
                 .flat_map(|a| {
                     [(a.filtered.kept.len(), false), (1, true)].map(|(rows, test)| {
                         json!({ "audienceType": a.audience.as_str(), "isTestFile": test, "rowCount": rows })
@@ -471,7 +473,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         Some(mut dir) => {
             let phase = log.phase("write", "writing the CSV files and the run manifest");
             let stamp = crate::time::file_stamp(ctx.started_at);
-            let rules = options.rules;
+            let rules = layer3.rules;
             let written = tokio::task::spawn_blocking(move || {
                 let written =
                     write_files(dir.for_writing()?.to_path_buf(), stamp, &audiences, &enrichment, rules, manifest)?;
