@@ -6,7 +6,7 @@ use crate::error::{EngineError, ErrorCode, Result, echo};
 use crate::generator::{Generator, GeneratorInfo};
 use crate::generators;
 
-pub static GENERATORS: &[&Generator] = &[&generators::layer3::GENERATOR];
+pub static GENERATORS: &[&Generator] = &[&generators::layer3::GENERATOR, &generators::layer5::GENERATOR];
 
 /// Finds a generator by name (`layer3-behavior`) or legacy script id (`generate_layer_3_push_csvs`).
 pub fn find(name_or_legacy_id: &str) -> Result<&'static Generator> {
@@ -37,6 +37,7 @@ mod tests {
     fn finds_by_name_and_legacy_id() {
         assert_eq!(find("layer3-behavior").unwrap().info.layer_id, 3);
         assert_eq!(find("generate_layer_3_push_csvs").unwrap().info.name, "layer3-behavior");
+        assert_eq!(find("generate_new_user_waterfall").unwrap().info.name, "layer5-waterfall");
     }
 
     #[test]
@@ -45,7 +46,7 @@ mod tests {
         assert_eq!(e.code, ErrorCode::UnknownGenerator);
         assert_eq!(
             e.message,
-            "unknown generator \"layer9\"; the known generators are: layer3-behavior (legacy id generate_layer_3_push_csvs)"
+            "unknown generator \"layer9\"; the known generators are: layer3-behavior (legacy id generate_layer_3_push_csvs); layer5-waterfall (legacy id generate_new_user_waterfall)"
         );
     }
 
