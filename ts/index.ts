@@ -4,6 +4,16 @@ import type { ExplainOptions, ExplainResult, GeneratorOptions, GeneratorResult }
 
 export type * from './types';
 export { listGenerators, shutdown } from './engine';
+export { generatorRegistry } from './registry';
+export type {
+  AudienceGenerator,
+  GeneratorRegistry,
+  GeneratorValidation,
+  RegistryAudienceType,
+  RegistryCsvFile,
+  RegistryGeneratorResult,
+  RegistryMetadata,
+} from './registry';
 
 /** Runs the Layer 3 (behavior response) generator. Resolves a result; never rejects. */
 export function generateLayer3(options?: GeneratorOptions): Promise<GeneratorResult> {
