@@ -18,12 +18,18 @@ const { startPostgres, createDatabase } = require('../scripts/pg-server.js');
 
 const ROOT = path.join(__dirname, '..');
 const TABLES = [
-  'offer_items', 'offers', 'wishlist_items', 'inventory_items', 'product_variants', 'products',
+  'desired_items', 'offer_items', 'offers', 'wishlist_items', 'inventory_items', 'product_variants', 'products',
   'attribute_preferences', 'user_preferences', 'attribute_values', 'attributes', 'user_activities', 'users',
 ];
 
 /** The activity's end; bench/run.js uses asOf = T0 + 12 h (see datagen.sql). */
 const T0 = '2026-11-01T00:00:00Z';
+/**
+ * The asOf the data is made for (bench/run.js's): Layer 5's new users are created over the 15 days
+ * before it, with accounts on both ends of its default window [AS_OF - 14 d, AS_OF - 12 h].
+ * datagen.sql's `as_of` is the same instant.
+ */
+const AS_OF = '2026-11-01T12:00:00Z';
 
 // Server settings for the throwaway benchmark server. fsync/full_page_writes/wal_level only
 // speed up loading (nothing is measured while writing); shared_buffers is a modest production-like
@@ -186,7 +192,7 @@ async function main() {
   }
 }
 
-module.exports = { T0, SERVER_FLAGS, startBenchServer, prepareDatabase, generate, splitSql, datagenSql };
+module.exports = { T0, AS_OF, SERVER_FLAGS, startBenchServer, prepareDatabase, generate, splitSql, datagenSql };
 
 if (require.main === module) {
   main().catch((error) => {
