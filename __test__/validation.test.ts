@@ -193,27 +193,56 @@ describe('the database URL', () => {
 });
 
 describe('the registry', () => {
-  it('lists layer3-behavior with its legacy id', async () => {
+  it('lists both generators with their legacy ids and script parameters', async () => {
     expect(await listGenerators()).toEqual([
       {
         name: 'layer3-behavior',
         layerId: 3,
         description: expect.stringContaining('Behavior response'),
         legacyScriptIds: ['generate_layer_3_push_csvs'],
+        parameters: [
+          { name: 'lookback_hours', option: 'lookbackHours', default: 48 },
+          { name: 'cooling_hours', option: 'coolingHours', default: 12 },
+        ],
+      },
+      {
+        name: 'layer5-waterfall',
+        layerId: 5,
+        description: expect.stringContaining('New-user waterfall'),
+        legacyScriptIds: ['generate_new_user_waterfall'],
+        parameters: [
+          { name: 'min_hours', option: 'minHours', default: 12 },
+          { name: 'max_days', option: 'maxDays', default: 14 },
+        ],
       },
     ]);
   });
 
-  it.each(['layer3-behavior', 'generate_layer_3_push_csvs'])('finds %s', async (name) => {
+  it.each([
+    ['layer3-behavior', 'layer3-behavior'],
+    ['generate_layer_3_push_csvs', 'layer3-behavior'],
+    ['layer5-waterfall', 'layer5-waterfall'],
+    ['generate_new_user_waterfall', 'layer5-waterfall'],
+  ])('finds %s', async (name, generator) => {
     const result = await generate(name, { databaseUrl: url, dryRun: true, asOf: '2026-01-01T00:00:00Z', onLog: () => {} });
-    expect(result).toMatchObject({ success: true, metadata: { generator: 'layer3-behavior' } });
+    expect(result).toMatchObject({ success: true, metadata: { generator } });
+  });
+
+  it("refuses the other generator's options, naming its own", async () => {
+    const result = await generate('layer5-waterfall', { databaseUrl: url, lookbackHours: 48, onLog: () => {} } as never);
+    expect(result).toMatchObject({ success: false, errorCode: 'INVALID_OPTION' });
+    expect(result.error).toBe(
+      'unknown option "lookbackHours"; the options are: minHours, maxDays, outputDir, dryRun, automationId, asOf, databaseUrl, statementTimeoutMs, acquireTimeoutMs, onLog, signal',
+    );
+    const days = await generate('layer5-waterfall', { databaseUrl: url, maxDays: -1, onLog: () => {} });
+    expect(days.error).toBe('maxDays must be a finite number of days above 0 and at most 3650 (fractions allowed), got -1');
   });
 
   it('refuses an unknown name and lists the known ones', async () => {
     const result = await generate('layer9-magic', { databaseUrl: url, onLog: () => {} });
     expect(result).toMatchObject({ success: false, errorCode: 'UNKNOWN_GENERATOR' });
     expect(result.error).toBe(
-      'unknown generator "layer9-magic"; the known generators are: layer3-behavior (legacy id generate_layer_3_push_csvs)',
+      'unknown generator "layer9-magic"; the known generators are: layer3-behavior (legacy id generate_layer_3_push_csvs); layer5-waterfall (legacy id generate_new_user_waterfall)',
     );
   });
 });

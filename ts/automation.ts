@@ -27,9 +27,12 @@ const MAX_AUTOMATION_ID_CHARS = 200;
 export type EngineVersion = 'v1' | 'v2';
 
 /** The part of push-blaster's automation that audience generation reads. */
+/** The script parameters of an automation: Layer 3's `lookback_hours`/`cooling_hours`, Layer 5's `min_hours`/`max_days`. */
 export interface AutomationScriptParameters {
   lookback_hours?: number;
   cooling_hours?: number;
+  min_hours?: number;
+  max_days?: number;
   [name: string]: unknown;
 }
 
@@ -176,9 +179,8 @@ export async function executeAudienceGeneration(
     logError(logger, message);
     throw new Error(message);
   }
-  const parameters = script?.parameters ?? {};
-  const lookbackHours = hoursParameter(parameters.lookback_hours, DEFAULT_LOOKBACK_HOURS);
-  const coolingHours = hoursParameter(parameters.cooling_hours, DEFAULT_COOLING_HOURS);
+  // The generator's own options, from the automation's script parameters as the generator names them.
+  const scriptOptions = await scriptOptionsOf(scriptId, script?.parameters ?? {});
   const outputDir = config.outputDir ?? DEFAULT_OUTPUT_DIR;
 
   const route = await resolveEngine(scriptId, config);
@@ -194,8 +196,7 @@ export async function executeAudienceGeneration(
     logger.info(`${LOG_PREFIX} Using V2 native generator for ${scriptId}`);
     // V2 reads DATABASE_URL and the PGSSL* variables from the same environment as V1.
     const result: GeneratorResult = await generateIn(env, scriptId, {
-      lookbackHours,
-      coolingHours,
+      ...scriptOptions,
       automationId: v2AutomationId(automation.id, logger),
       outputDir,
       ...(databaseUrl !== undefined ? { databaseUrl } : {}),
@@ -220,8 +221,7 @@ export async function executeAudienceGeneration(
     const result = await runV1Script({
       // Rolling back is one variable: a generator's V2 name runs its legacy script.
       scriptId: await legacyScriptIdOf(scriptId),
-      lookbackHours,
-      coolingHours,
+      arguments: scriptOptions,
       outputDir,
       automationId: automation.id,
       asOf: config.asOf,
@@ -265,8 +265,22 @@ function toAudienceResult(files: CsvFile[], audienceSize: number): AudienceGener
   };
 }
 
-/** A parameter in hours: a number, or a numeric string; absent/null gives the default. Other values go to the engine, which rejects them. */
-function hoursParameter(value: unknown, fallback: number): number {
+/**
+ * The options a generator takes from an automation's script parameters, each under the option
+ * name the generator gives it (`GeneratorInfo.parameters`). A script no generator knows gets
+ * Layer 3's, as push-blaster passes them.
+ */
+async function scriptOptionsOf(scriptId: string, parameters: Record<string, unknown>): Promise<Record<string, number>> {
+  const generator = (await listGenerators()).find((g) => g.name === scriptId || g.legacyScriptIds.includes(scriptId));
+  const known = generator?.parameters ?? [
+    { name: 'lookback_hours', option: 'lookbackHours', default: DEFAULT_LOOKBACK_HOURS },
+    { name: 'cooling_hours', option: 'coolingHours', default: DEFAULT_COOLING_HOURS },
+  ];
+  return Object.fromEntries(known.map((p) => [p.option, numericParameter(parameters[p.name], p.default)]));
+}
+
+/** A numeric parameter: a number, or a numeric string; absent/null gives the default. Other values go to the engine, which rejects them. */
+function numericParameter(value: unknown, fallback: number): number {
   if (value === undefined || value === null || value === '') return fallback;
   if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
   return value as number;

@@ -20,6 +20,8 @@ import type {
   GeneratorInfo,
   GeneratorOptions,
   GeneratorResult,
+  Layer5Metadata,
+  Layer5Options,
   LogEvent,
   RunWindow,
 } from './types';
@@ -62,7 +64,10 @@ const WINDOW_OPTIONS = `  --lookback-hours N         hours of look-back (default
   --statement-timeout-ms N   server-side limit per query (default 300000)
   --acquire-timeout-ms N     wait for a database connection (default 10000)
   --rules v1|v2              v2 (default): docs/layer3-contract.md; v1: what the production script
-                             writes, byte for byte (contract section 9)`;
+                             writes, byte for byte (contract section 9)
+  (layer5-waterfall takes these instead of the window and threshold options above:)
+  --min-hours N              the youngest account taken, hours before as-of (default 12)
+  --max-days N               the oldest account taken, days before as-of (default 14)`;
 
 const COMMON_OUTPUT_OPTIONS = `  --json                     print the result object alone on stdout (for scripts)
   -q, --quiet                no progress on stderr
@@ -120,6 +125,8 @@ const WINDOW_FLAGS: Record<string, OptionSpec> = {
   'statement-timeout-ms': { type: 'string' },
   'acquire-timeout-ms': { type: 'string' },
   rules: { type: 'string' },
+  'min-hours': { type: 'string' },
+  'max-days': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   verbose: { type: 'boolean' },
@@ -139,9 +146,11 @@ const LIST_FLAGS: Record<string, OptionSpec> = {
 };
 
 /** Flag name → option name, for the numeric options. */
-const NUMERIC_FLAGS: Record<string, keyof GeneratorOptions> = {
+const NUMERIC_FLAGS: Record<string, keyof GeneratorOptions | keyof Layer5Options> = {
   'lookback-hours': 'lookbackHours',
   'cooling-hours': 'coolingHours',
+  'min-hours': 'minHours',
+  'max-days': 'maxDays',
   'min-inventory-count': 'minInventoryCount',
   'min-wishlist-count': 'minWishlistCount',
   'statement-timeout-ms': 'statementTimeoutMs',
@@ -400,7 +409,7 @@ export function formatSummary(result: ResultWithExtras): string {
   out.push(`${meta.generator}${meta.dryRun ? ' (dry run: no files written)' : ''}`);
   out.push(`  as of    ${meta.asOf}`);
   out.push(
-    `  window   ${windowText(meta.window)}${lookback !== undefined ? `  (lookback ${lookback} h, cooling ${cooling} h)` : ''}`,
+    `  window   ${windowText(meta.window)}${lookback !== undefined ? `  (lookback ${lookback} h, cooling ${cooling} h)` : ''}${opts.minHours !== undefined ? `  (accounts ${opts.maxDays} days to ${opts.minHours} h old)` : ''}`,
   );
   if (meta.rules === 'v1') out.push("  rules    v1: the production script's (docs/layer3-contract.md, section 9)");
   if (meta.automationId !== null && meta.automationId !== undefined) out.push(`  automation ${meta.automationId}`);
@@ -410,7 +419,24 @@ export function formatSummary(result: ResultWithExtras): string {
       `  activity ${n(activity.total)} actions in the window (offer_created ${n(activity.offerCreated)}, closet_add ${n(activity.closetAdd)}, wishlist_add ${n(activity.wishlistAdd)}) -> ${n(meta.counts.uniqueUsers)} users, one row each`,
     );
   }
-  out.push('');
+  const funnel = (meta as unknown as Partial<Layer5Metadata>).counts;
+  if (funnel && 'levels' in funnel && funnel.levels) {
+    out.push(`  new users ${n(funnel.baseUsers ?? 0)} in the base set, one row each`);
+    out.push('');
+    if (!funnel.baseUsers) {
+      out.push('No new user in the window: no files written.');
+    } else {
+      const rows = Object.entries(funnel.levels).map(([level, counts]) => {
+        const file = result.csvFiles.find((f) => f.audienceType === counts?.audienceType && !f.isTestFile);
+        const where = file ? displayPath(file.path) : meta.dryRun && counts?.extracted ? '(dry run)' : '-';
+        return [`${level} ${counts?.audienceType ?? ''}`, n(counts?.extracted ?? 0), n(counts?.remainingAfter ?? 0), where];
+      });
+      out.push(table(['level', 'users', 'left after', 'file'], rows, new Set([1, 2])));
+      const tests = result.csvFiles.filter((f) => f.isTestFile);
+      if (tests.length) out.push(`\nand ${tests.length} test files, one row each: ${tests.map((f) => path.basename(f.path)).join(', ')}`);
+    }
+  }
+  if (!(funnel && 'levels' in funnel)) out.push('');
   if (meta.reason === 'no_activity') {
     out.push('No activity in the window: no files written.');
   } else if (meta.counts?.audiences) {

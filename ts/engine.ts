@@ -2,14 +2,18 @@ import { randomUUID } from 'node:crypto';
 
 import { native, toWire, type WireValue } from './native';
 import { redactSecrets } from './redact';
-import type { ExplainOptions, ExplainResult, GeneratorInfo, GeneratorOptions, GeneratorResult, LogEvent } from './types';
+import type { ExplainOptions, ExplainResult, GeneratorInfo, GeneratorOptions, GeneratorResult, Layer5Options, LogEvent } from './types';
 
 /**
  * `generate()` with the environment `env` in place of `process.env`: `DATABASE_URL` and the
  * `PGSSL*` variables are read from it. For hosts that hand each engine an environment of its
  * own (`audience-engine/automation`'s `config.env`, compare), so V1 and V2 see the same one.
  */
-export async function generateIn(env: NodeJS.ProcessEnv, nameOrLegacyId: string, options: GeneratorOptions = {}): Promise<GeneratorResult> {
+export async function generateIn(
+  env: NodeJS.ProcessEnv,
+  nameOrLegacyId: string,
+  options: GeneratorOptions | Layer5Options = {},
+): Promise<GeneratorResult> {
   const started = Date.now();
   if (typeof nameOrLegacyId !== 'string') {
     return failure('UNKNOWN_GENERATOR', `the generator name must be a string, got ${describe(nameOrLegacyId)}`, started);

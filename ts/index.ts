@@ -1,6 +1,6 @@
 // The package's main module: the typed API. The implementation is in engine.ts.
 import { explainUserIn, generateIn } from './engine';
-import type { ExplainOptions, ExplainResult, GeneratorOptions, GeneratorResult } from './types';
+import type { ExplainOptions, ExplainResult, GeneratorOptions, GeneratorResult, Layer5Options, Layer5Result } from './types';
 
 export type * from './types';
 export { listGenerators, shutdown } from './engine';
@@ -20,13 +20,20 @@ export function generateLayer3(options?: GeneratorOptions): Promise<GeneratorRes
   return generate('layer3-behavior', options);
 }
 
+/** Runs the Layer 5 (new-user waterfall) generator. Resolves a result; never rejects. */
+export function generateLayer5(options?: Layer5Options): Promise<Layer5Result> {
+  return generate('layer5-waterfall', options);
+}
+
 /**
- * Runs the generator named `nameOrLegacyId` (`layer3-behavior`) or its legacy script id
- * (`generate_layer_3_push_csvs`). Resolves `{ success: false, error, errorCode }` for a bad
- * option, an unknown generator or a failed run; never rejects. `DATABASE_URL` and the
- * `PGSSL*` variables are read from `process.env` at call time.
+ * Runs the generator named `nameOrLegacyId` (`layer3-behavior`, `layer5-waterfall`) or its
+ * legacy script id (`generate_layer_3_push_csvs`, `generate_new_user_waterfall`). Resolves
+ * `{ success: false, error, errorCode }` for a bad option, an unknown generator or a failed run;
+ * never rejects. `DATABASE_URL` and the `PGSSL*` variables are read from `process.env` at call time.
  */
-export function generate(nameOrLegacyId: string, options: GeneratorOptions = {}): Promise<GeneratorResult> {
+export function generate(nameOrLegacyId: 'layer5-waterfall' | 'generate_new_user_waterfall', options?: Layer5Options): Promise<Layer5Result>;
+export function generate(nameOrLegacyId: string, options?: GeneratorOptions): Promise<GeneratorResult>;
+export function generate(nameOrLegacyId: string, options: GeneratorOptions | Layer5Options = {}): Promise<GeneratorResult | Layer5Result> {
   return generateIn(process.env, nameOrLegacyId, options);
 }
 

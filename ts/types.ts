@@ -163,6 +163,12 @@ export interface GeneratorInfo {
   layerId: number;
   description: string;
   legacyScriptIds: string[];
+  /**
+   * The parameters a push-blaster automation gives the generator's script
+   * (`audienceCriteria.customScript.parameters`, e.g. `lookback_hours`), the option each one
+   * sets (`lookbackHours`) and its default.
+   */
+  parameters: { name: string; option: string; default: number }[];
 }
 
 /** One action of the user found by `explainUser`. */
@@ -228,3 +234,34 @@ export type ExplainOptions = Pick<
   | 'onLog'
   | 'signal'
 >;
+
+/**
+ * Options of the Layer 5 new-user waterfall (`layer5-waterfall`, docs/layer5-contract.md): its
+ * own two, and the options every generator takes.
+ */
+export interface Layer5Options
+  extends Omit<GeneratorOptions, 'lookbackHours' | 'coolingHours' | 'minInventoryCount' | 'minWishlistCount' | 'rules'> {
+  /** The youngest account taken, in hours before `asOf`, default 12: finite, `>= 0`, fractions allowed. */
+  minHours?: number;
+  /** The oldest account taken, in days before `asOf`, default 14: above 0, at most 3650, `maxDays × 24 >= minHours`. */
+  maxDays?: number;
+}
+
+/** The levels of the waterfall, as `audienceType`. */
+export type Layer5AudienceType = 'no_shoes' | 'no_bio' | 'no_offers' | 'no_wishlist' | 'new_stars';
+
+/** What a Layer 5 run reports: the funnel instead of Layer 3's activity and audiences. */
+export interface Layer5Metadata extends Omit<GeneratorMetadata, 'counts' | 'reason' | 'rules'> {
+  /** `'no_new_users'` when the base set is empty: success with no files. */
+  reason?: 'no_new_users';
+  counts: {
+    /** Users in the base set (one row each). */
+    baseUsers: number;
+    /** By level number: the users it took and those left after it (empty when the base set is). */
+    levels: Partial<Record<'1' | '2' | '3' | '4' | '5', { audienceType: Layer5AudienceType; extracted: number; remainingAfter: number }>>;
+  };
+}
+
+export interface Layer5Result extends Omit<GeneratorResult, 'metadata'> {
+  metadata?: Layer5Metadata;
+}

@@ -30,8 +30,16 @@ const KEEP_BYTES = 256 * 1024;
 export interface V1ExecutorOptions {
   /** The script's id: the file `<scriptsDir>/<scriptId>.py` is run. */
   scriptId: string;
-  lookbackHours: number;
-  coolingHours: number;
+  /**
+   * The script's own options, each passed as `--<option in kebab case> <value>`
+   * (`{ minHours: 12 }` gives `--min-hours 12`). Default: Layer 3's, from `lookbackHours` and
+   * `coolingHours`.
+   */
+  arguments?: Record<string, number>;
+  /** Layer 3's script: `--lookback-hours` (when `arguments` is not given). */
+  lookbackHours?: number;
+  /** Layer 3's script: `--cooling-hours` (when `arguments` is not given). */
+  coolingHours?: number;
   outputDir: string;
   automationId?: string | number;
   /** Passed as `--as-of` (a Date is sent as ISO-8601 UTC). */
@@ -159,15 +167,13 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
     throw new V1ScriptError({ kind: 'cancelled', scriptId, message: `V1 script ${scriptId} was cancelled before it started` });
   }
 
-  const args = [
-    script,
-    '--lookback-hours',
-    String(options.lookbackHours),
-    '--cooling-hours',
-    String(options.coolingHours),
-    '--output-dir',
-    path.resolve(options.outputDir),
-  ];
+  const args = [script];
+  const scriptArguments = options.arguments ?? { lookbackHours: options.lookbackHours, coolingHours: options.coolingHours };
+  for (const [option, value] of Object.entries(scriptArguments)) {
+    if (value === undefined) continue;
+    args.push(`--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
+  }
+  args.push('--output-dir', path.resolve(options.outputDir));
   if (options.automationId !== undefined && options.automationId !== null && options.automationId !== '') {
     args.push('--automation-id', String(options.automationId));
   }

@@ -21,6 +21,18 @@ pub struct GeneratorInfo {
     pub layer_id: u32,
     pub description: &'static str,
     pub legacy_script_ids: &'static [&'static str],
+    /// The parameters a push-blaster automation gives the generator's script
+    /// (`audienceCriteria.customScript.parameters`), and the options they stand for.
+    pub parameters: &'static [ScriptParameter],
+}
+
+/// One script parameter of an automation (`lookback_hours`) and the option it sets.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScriptParameter {
+    pub name: &'static str,
+    pub option: &'static str,
+    pub default: f64,
 }
 
 /// A generator: its description, its pipeline and, where it has one, its explanation of one

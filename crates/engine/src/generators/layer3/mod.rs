@@ -27,7 +27,9 @@ use self::queries::{Profiles, Variants};
 use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Pick, Picker, Row, Thresholds};
 use crate::db::{RunSettings, RunSnapshot, SharedConnections, TimedQueries, database_for};
 use crate::error::{EngineError, Result};
-use crate::generator::{ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
+use crate::generator::{
+    ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter,
+};
 use crate::log::{Level, Logger};
 use crate::output::{
     CsvRows, CsvSink, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base,
@@ -45,6 +47,14 @@ pub static GENERATOR: Generator = Generator {
         description: "Behavior response: users whose recent high-intent action (trade offer created > closet add > wishlist add) \
                       in the window targets a variant with enough demand",
         legacy_script_ids: &["generate_layer_3_push_csvs"],
+        parameters: &[
+            ScriptParameter {
+                name: "lookback_hours",
+                option: "lookbackHours",
+                default: options::DEFAULT_LOOKBACK_HOURS,
+            },
+            ScriptParameter { name: "cooling_hours", option: "coolingHours", default: options::DEFAULT_COOLING_HOURS },
+        ],
     },
     options: options::OPTIONS,
     run: run_boxed,

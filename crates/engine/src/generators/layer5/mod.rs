@@ -20,7 +20,7 @@ use self::options::Layer5Options;
 use self::queries::{Check, NewUser, TargetShoe, TargetSource};
 use crate::db::{RunSettings, RunSnapshot, database_for};
 use crate::error::{EngineError, Result};
-use crate::generator::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext};
+use crate::generator::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter};
 use crate::output::{
     CsvRows, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base, manifest_bytes,
     prepare_output_dir, with_files,
@@ -37,6 +37,10 @@ pub static GENERATOR: Generator = Generator {
         description: "New-user waterfall: accounts created between maxDays days and minHours hours ago, each in the first \
                       onboarding step they have not done (closet item, bio, offer, wishlist item) or in new stars",
         legacy_script_ids: &["generate_new_user_waterfall"],
+        parameters: &[
+            ScriptParameter { name: "min_hours", option: "minHours", default: options::DEFAULT_MIN_HOURS },
+            ScriptParameter { name: "max_days", option: "maxDays", default: options::DEFAULT_MAX_DAYS },
+        ],
     },
     options: options::OPTIONS,
     run: run_boxed,
