@@ -285,6 +285,8 @@ async function main() {
   const muslPkg = readJson(path.join(ROOT, 'npm', MUSL_DIR, 'package.json'));
   const muslFile = `${binaryName}.${MUSL_DIR}.node`;
   const muslBinary = path.resolve(process.env.AUDIENCE_ENGINE_MUSL_BINARY ?? path.join(ROOT, muslFile));
+  // scripts/test-package.sh sets this where the musl toolchain is missing (never in CI).
+  const withMusl = !process.env.AUDIENCE_ENGINE_SKIP_MUSL;
   const python = process.env.AUDIENCE_ENGINE_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
@@ -303,40 +305,44 @@ async function main() {
     );
     check('dist/ is built (npm run build)', fs.existsSync(path.join(ROOT, 'dist', 'index.d.ts')) && fs.existsSync(path.join(ROOT, 'dist', 'automation.d.ts')));
 
-    section('the linux-x64-musl binary (for node:20-alpine; checked, not loaded: no musl Node here)');
-    if (!check(`${path.relative(ROOT, muslBinary)} exists (npm run build:musl)`, fs.existsSync(muslBinary))) return;
-    const musl = elfDynamicInfo(muslBinary);
-    const muslSize = fs.statSync(muslBinary).size;
-    check('it is an x86-64 ELF shared object (ET_DYN, EM_X86_64)', musl.type === 3 && musl.machine === 62, `type ${musl.type}, machine ${musl.machine}`);
-    check(
-      `it is stripped: no symbol table, no debug info (${muslSize} bytes, ${(muslSize / 1024 / 1024).toFixed(2)} MiB)`,
-      !musl.sections.some((s) => s.name === '.symtab' || s.name.startsWith('.debug')),
-    );
-    check(
-      `it needs musl's libc and libgcc_s only (NEEDED: ${musl.needed.join(', ')}); node:20-alpine has libgcc_s, as its own node needs it`,
-      musl.needed.includes('libc.so') && musl.needed.every((lib) => lib === 'libc.so' || lib === 'libgcc_s.so.1'),
-      musl.needed.join(', '),
-    );
-    check(
-      'nothing of glibc: no glibc library needed, no GLIBC_ symbol version',
-      !musl.needed.some((lib) => GLIBC_LIBRARIES.test(lib)) && !musl.strings.some((name) => name.startsWith('GLIBC_')),
-      [...musl.needed.filter((lib) => GLIBC_LIBRARIES.test(lib)), ...musl.strings.filter((n) => n.startsWith('GLIBC_'))].join(', '),
-    );
-    if (check(`musl's dynamic loader is here (${MUSL_LOADER}; Debian: apt-get install musl-tools)`, fs.existsSync(MUSL_LOADER))) {
-      const linked = muslLink(muslBinary);
-      const foreign = linked.missingSymbols.filter((symbol) => !/^(napi_|_Unwind_)/.test(symbol));
+    if (withMusl) {
+      section('the linux-x64-musl binary (for node:20-alpine; checked, not loaded: no musl Node here)');
+      if (!check(`${path.relative(ROOT, muslBinary)} exists (npm run build:musl)`, fs.existsSync(muslBinary))) return;
+      const musl = elfDynamicInfo(muslBinary);
+      const muslSize = fs.statSync(muslBinary).size;
+      check('it is an x86-64 ELF shared object (ET_DYN, EM_X86_64)', musl.type === 3 && musl.machine === 62, `type ${musl.type}, machine ${musl.machine}`);
       check(
-        "musl's loader links it: libc.so is musl itself; it misses only Node's napi_* and libgcc_s's _Unwind_* symbols",
-        /^\s*libc\.so => \/lib\/ld-musl-x86_64\.so\.1 /m.test(linked.output) &&
-          linked.missingLibraries.every((lib) => lib === 'libgcc_s.so.1') &&
-          linked.missingSymbols.some((symbol) => symbol.startsWith('napi_')) &&
-          foreign.length === 0,
-        foreign.length ? `unresolved: ${foreign.join(', ')}` : linked.output.slice(0, 2000),
+        `it is stripped: no symbol table, no debug info (${muslSize} bytes, ${(muslSize / 1024 / 1024).toFixed(2)} MiB)`,
+        !musl.sections.some((s) => s.name === '.symtab' || s.name.startsWith('.debug')),
       );
+      check(
+        `it needs musl's libc and libgcc_s only (NEEDED: ${musl.needed.join(', ')}); node:20-alpine has libgcc_s, as its own node needs it`,
+        musl.needed.includes('libc.so') && musl.needed.every((lib) => lib === 'libc.so' || lib === 'libgcc_s.so.1'),
+        musl.needed.join(', '),
+      );
+      check(
+        'nothing of glibc: no glibc library needed, no GLIBC_ symbol version',
+        !musl.needed.some((lib) => GLIBC_LIBRARIES.test(lib)) && !musl.strings.some((name) => name.startsWith('GLIBC_')),
+        [...musl.needed.filter((lib) => GLIBC_LIBRARIES.test(lib)), ...musl.strings.filter((n) => n.startsWith('GLIBC_'))].join(', '),
+      );
+      if (check(`musl's dynamic loader is here (${MUSL_LOADER}; Debian: apt-get install musl-tools)`, fs.existsSync(MUSL_LOADER))) {
+        const linked = muslLink(muslBinary);
+        const foreign = linked.missingSymbols.filter((symbol) => !/^(napi_|_Unwind_)/.test(symbol));
+        check(
+          "musl's loader links it: libc.so is musl itself; it misses only Node's napi_* and libgcc_s's _Unwind_* symbols",
+          /^\s*libc\.so => \/lib\/ld-musl-x86_64\.so\.1 /m.test(linked.output) &&
+            linked.missingLibraries.every((lib) => lib === 'libgcc_s.so.1') &&
+            linked.missingSymbols.some((symbol) => symbol.startsWith('napi_')) &&
+            foreign.length === 0,
+          foreign.length ? `unresolved: ${foreign.join(', ')}` : linked.output.slice(0, 2000),
+        );
+      }
+    } else {
+      console.log('# SKIPPED: the linux-x64-musl package (no musl toolchain here; see scripts/test-package.sh)');
     }
 
     section('stage and pack (napi artifacts, napi prepublish, npm pack)');
-    const { stage, artifactsRun, prepublish, packMain, packPlatform, packMusl, mainTgz, platformTgz, muslTgz } = stageAndPack(work, binary, { muslBinary });
+    const { stage, artifactsRun, prepublish, packMain, packPlatform, packMusl, mainTgz, platformTgz, muslTgz } = stageAndPack(work, binary, { muslBinary: withMusl ? muslBinary : undefined });
     check(
       'napi artifacts copies the binaries into npm/linux-x64-gnu and npm/linux-x64-musl',
       artifactsRun.ok && fs.existsSync(path.join(stage, 'npm', PLATFORM_DIR, binaryFile)) && fs.existsSync(path.join(stage, 'npm', MUSL_DIR, muslFile)),
@@ -379,18 +385,20 @@ async function main() {
       platformFiles.filter((f) => f.endsWith('.node')).join() === binaryFile && platformFiles.includes('package.json'),
       platformFiles.join(', '),
     );
-    const muslFiles = listTarball(muslTgz);
-    check(
-      `the musl package ships ${muslFile} and its manifest only`,
-      muslFiles.filter((f) => f.endsWith('.node')).join() === muslFile && muslFiles.includes('package.json'),
-      muslFiles.join(', '),
-    );
     const mainSize = fs.statSync(mainTgz).size;
     const platformSize = fs.statSync(platformTgz).size;
-    const muslTgzSize = fs.statSync(muslTgz).size;
     console.log(`     ${path.basename(mainTgz)}: ${mainFiles.length} files, ${(mainSize / 1024).toFixed(0)} KiB packed`);
     console.log(`     ${path.basename(platformTgz)}: ${(platformSize / 1024).toFixed(0)} KiB packed`);
-    console.log(`     ${path.basename(muslTgz)}: ${(muslTgzSize / 1024).toFixed(0)} KiB packed (${muslFile}: ${muslSize} bytes)`);
+    if (withMusl) {
+      const muslFiles = listTarball(muslTgz);
+      check(
+        `the musl package ships ${muslFile} and its manifest only`,
+        muslFiles.filter((f) => f.endsWith('.node')).join() === muslFile && muslFiles.includes('package.json'),
+        muslFiles.join(', '),
+      );
+      const muslTgzSize = fs.statSync(muslTgz).size;
+      console.log(`     ${path.basename(muslTgz)}: ${(muslTgzSize / 1024).toFixed(0)} KiB packed (${muslFile}: ${fs.statSync(muslBinary).size} bytes)`);
+    }
 
     section('install into a fresh project: offline, no cargo or rustc on PATH');
     const noRustPath = pathWithoutRust();
@@ -422,45 +430,47 @@ async function main() {
     );
     check(`the glibc host did not install ${muslPkg.name}`, !fs.existsSync(path.join(nodeModules, muslPkg.name)));
 
-    section('install as an Alpine (musl) host would: npm --libc=musl, offline, no cargo or rustc on PATH');
-    // Only the main package is asked for; npm picks the platform package from its
-    // optionalDependencies by os, cpu and libc (libc = musl by npm's --libc, which npm applies
-    // to optional packages only). `overrides` stand in for the registry: each platform package
-    // comes from its tarball.
-    const alpine = path.join(work, 'consumer-musl');
-    const alpineEnv = { ...consumerEnv, npm_config_libc: 'musl' };
-    fs.mkdirSync(alpine);
-    const overrides = { [platformPkg.name]: `file:${platformTgz}`, [muslPkg.name]: `file:${muslTgz}` };
-    fs.writeFileSync(path.join(alpine, 'package.json'), `${JSON.stringify({ name: 'package-consumer-musl', version: '1.0.0', private: true, overrides }, null, 2)}\n`);
-    const alpineInstall = run('npm', ['install', '--offline', '--no-audit', '--no-fund', mainTgz], { cwd: alpine, env: alpineEnv });
-    if (check('npm install --libc=musl of the main tarball succeeds', alpineInstall.ok, alpineInstall.output)) {
-      const alpineModules = path.join(alpine, 'node_modules');
-      const installedMusl = path.join(alpineModules, muslPkg.name, muslFile);
-      check(
-        `npm chose ${muslPkg.name} (the binary built here, byte for byte) and skipped ${platformPkg.name}`,
-        fs.existsSync(installedMusl) && fs.readFileSync(installedMusl).equals(fs.readFileSync(muslBinary)) && !fs.existsSync(path.join(alpineModules, platformPkg.name)),
-      );
-      const alpineLs = run('npm', ['ls', '--all', '--json'], { cwd: alpine, env: alpineEnv });
-      const alpineTree = JSON.parse(alpineLs.stdout || '{}');
-      check(
-        `npm ls: ${pkg.name}'s optional dependency on ${muslPkg.name} resolves to the installed package`,
-        alpineLs.ok && !alpineTree.problems && alpineTree.dependencies?.[pkg.name]?.dependencies?.[muslPkg.name]?.version === pkg.version,
-        alpineLs.output.slice(0, 2000),
-      );
-      // What the loader does on Alpine (isMusl() true): require('audience-engine-linux-x64-musl').
-      // Resolved here from the main package's directory, as its require would; not loaded.
-      const resolved = run(
-        'node',
-        ['-e', `console.log(require.resolve(${JSON.stringify(muslPkg.name)}, { paths: [${JSON.stringify(path.join(alpineModules, pkg.name))}] }))`],
-        { cwd: alpine, env: alpineEnv },
-      );
-      check(
-        `from the main package, '${muslPkg.name}' resolves to ${muslFile}`,
-        resolved.ok && fs.existsSync(resolved.stdout.trim()) && fs.realpathSync(resolved.stdout.trim()) === fs.realpathSync(installedMusl),
-        resolved.output,
-      );
-      const alpineScripts = installedManifests(alpineModules).filter(({ pkg: m }) => ['preinstall', 'install', 'postinstall'].some((s) => m.scripts?.[s]));
-      check('no package installed on the musl host has an install script', alpineScripts.length === 0, alpineScripts.map((m) => m.pkg.name).join(', '));
+    if (withMusl) {
+      section('install as an Alpine (musl) host would: npm --libc=musl, offline, no cargo or rustc on PATH');
+      // Only the main package is asked for; npm picks the platform package from its
+      // optionalDependencies by os, cpu and libc (libc = musl by npm's --libc, which npm applies
+      // to optional packages only). `overrides` stand in for the registry: each platform package
+      // comes from its tarball.
+      const alpine = path.join(work, 'consumer-musl');
+      const alpineEnv = { ...consumerEnv, npm_config_libc: 'musl' };
+      fs.mkdirSync(alpine);
+      const overrides = { [platformPkg.name]: `file:${platformTgz}`, [muslPkg.name]: `file:${muslTgz}` };
+      fs.writeFileSync(path.join(alpine, 'package.json'), `${JSON.stringify({ name: 'package-consumer-musl', version: '1.0.0', private: true, overrides }, null, 2)}\n`);
+      const alpineInstall = run('npm', ['install', '--offline', '--no-audit', '--no-fund', mainTgz], { cwd: alpine, env: alpineEnv });
+      if (check('npm install --libc=musl of the main tarball succeeds', alpineInstall.ok, alpineInstall.output)) {
+        const alpineModules = path.join(alpine, 'node_modules');
+        const installedMusl = path.join(alpineModules, muslPkg.name, muslFile);
+        check(
+          `npm chose ${muslPkg.name} (the binary built here, byte for byte) and skipped ${platformPkg.name}`,
+          fs.existsSync(installedMusl) && fs.readFileSync(installedMusl).equals(fs.readFileSync(muslBinary)) && !fs.existsSync(path.join(alpineModules, platformPkg.name)),
+        );
+        const alpineLs = run('npm', ['ls', '--all', '--json'], { cwd: alpine, env: alpineEnv });
+        const alpineTree = JSON.parse(alpineLs.stdout || '{}');
+        check(
+          `npm ls: ${pkg.name}'s optional dependency on ${muslPkg.name} resolves to the installed package`,
+          alpineLs.ok && !alpineTree.problems && alpineTree.dependencies?.[pkg.name]?.dependencies?.[muslPkg.name]?.version === pkg.version,
+          alpineLs.output.slice(0, 2000),
+        );
+        // What the loader does on Alpine (isMusl() true): require('audience-engine-linux-x64-musl').
+        // Resolved here from the main package's directory, as its require would; not loaded.
+        const resolved = run(
+          'node',
+          ['-e', `console.log(require.resolve(${JSON.stringify(muslPkg.name)}, { paths: [${JSON.stringify(path.join(alpineModules, pkg.name))}] }))`],
+          { cwd: alpine, env: alpineEnv },
+        );
+        check(
+          `from the main package, '${muslPkg.name}' resolves to ${muslFile}`,
+          resolved.ok && fs.existsSync(resolved.stdout.trim()) && fs.realpathSync(resolved.stdout.trim()) === fs.realpathSync(installedMusl),
+          resolved.output,
+        );
+        const alpineScripts = installedManifests(alpineModules).filter(({ pkg: m }) => ['preinstall', 'install', 'postinstall'].some((s) => m.scripts?.[s]));
+        check('no package installed on the musl host has an install script', alpineScripts.length === 0, alpineScripts.map((m) => m.pkg.name).join(', '));
+      }
     }
 
     const esm = run(

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test tools (pgbouncer, the musl toolchain) where this machine can install them"
+bash scripts/install-test-tools.sh
 echo "== build (release addon + TypeScript)"
 npm run build --silent
 echo "== python venv for the V1 script"
