@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { executeAudienceGeneration } from '../ts/automation';
-import { generate, generateLayer5, shutdown } from '../ts/index';
+import { explainUser, generate, generateLayer5, shutdown } from '../ts/index';
 import type { Layer5Result } from '../ts/types';
 import { runV1Script } from '../ts/v1-executor';
 import { readCsv } from './helpers/csv';
@@ -21,6 +21,7 @@ import {
   type Level,
   loadLayer5Fixture,
   PROFILES,
+  U,
 } from './helpers/layer5-fixture';
 import { scratchDirs } from './helpers/scratch';
 
@@ -200,5 +201,58 @@ describe('options, runs without files, the CLI and the automation module', () =>
     }
     const direct = await run(urls.default!, { dryRun: true, minHours: 48, maxDays: 7 });
     expect(sizes).toEqual([direct.audienceSize, direct.audienceSize]);
+  });
+});
+
+describe('explainUser for Layer 5', () => {
+  const explain = (user: string, options: Record<string, unknown> = {}) =>
+    explainUser(user, { generator: 'layer5-waterfall', databaseUrl: urls.default!, asOf: AS_OF, onLog: () => undefined, ...options });
+
+  test('every user of the fixture: the verdict agrees with the level the run gives, and so does the row', async () => {
+    const run5 = await run(urls.default!);
+    const rows = new Map<string, Record<string, string>>();
+    for (const file of run5.csvFiles.filter((f) => !f.isTestFile)) for (const row of readCsv(file.path).rows) rows.set(row.user_id, row);
+    for (const [user, level] of Object.entries(EXPECTED_LEVELS)) {
+      const result = await explain(user);
+      expect({ user, success: result.success }).toEqual({ user, success: true });
+      if (level === 'excluded') {
+        expect({ user, kind: result.verdict?.kind }).toEqual({ user, kind: expect.stringMatching(/^(deleted|no_first_name|outside_window)$/) });
+        expect(result.row).toBeUndefined();
+      } else {
+        expect({ user, verdict: result.verdict }).toEqual({ user, verdict: expect.objectContaining({ kind: 'in_level', level, audienceType: AUDIENCE_TYPES[level] }) });
+        expect({ user, row: result.row }).toEqual({ user, row: rows.get(user) });
+      }
+    }
+  });
+
+  test('it says which check failed and where the target shoe came from', async () => {
+    const noCloset = await explain(U.l1Everything);
+    expect(noCloset.checks).toEqual({ closetItem: false, bio: true, offer: true, wishlistItem: true });
+    expect(noCloset.verdict).toMatchObject({ kind: 'in_level', level: 1 });
+    expect(noCloset.verdict?.reason).toContain('no closet item at all');
+    const star = await explain(U.star);
+    expect(star.checks).toEqual({ closetItem: true, bio: true, offer: true, wishlistItem: true });
+    expect(star.targetShoe).toMatchObject({ source: 'desired_item', variantId: EXPECTED_TARGET_SHOES[U.star].variantId });
+    const tooOld = await explain(U.tooOld);
+    expect(tooOld.verdict).toMatchObject({ kind: 'outside_window' });
+    expect(tooOld.verdict?.reason).toContain('before the window starts (older than maxDays 14)');
+    expect((await explain(U.noFirstName)).verdict?.kind).toBe('no_first_name');
+    expect((await explain(U.deleted)).verdict?.kind).toBe('deleted');
+    expect((await explain('00000000-0000-4000-8000-00000000ffff')).verdict?.kind).toBe('not_found');
+    const bad = await explain(U.star, { lookbackHours: 3 });
+    expect(bad).toMatchObject({ success: false, errorCode: 'INVALID_OPTION' });
+    expect(bad.error).toMatch(/^unknown option "lookbackHours" for explainUser; its options are: minHours, maxDays, asOf/);
+  });
+
+  test('the CLI explains with --generator', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+    delete env.DATABASE_URL;
+    const stdout = execFileSync(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'audience-engine.js'), 'explain', U.l1Everything, '--generator', 'layer5-waterfall', '--database-url', urls.default!, '--as-of', AS_OF, '--quiet'],
+      { cwd: ROOT, env, encoding: 'utf8' },
+    );
+    expect(stdout).toContain('verdict  in_level: level 1 (no_shoes): no closet item at all');
+    expect(stdout).toMatch(/closet item \| bio \| offer \| wishlist item|closet item\s+bio/);
   });
 });

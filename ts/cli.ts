@@ -20,6 +20,7 @@ import type {
   GeneratorInfo,
   GeneratorOptions,
   GeneratorResult,
+  Layer5ExplainResult,
   Layer5Metadata,
   Layer5Options,
   LogEvent,
@@ -96,6 +97,8 @@ the threshold, and the verdict. Exit 0 whatever the verdict.
 
 Options:
 ${WINDOW_OPTIONS}
+  --generator NAME           layer5-waterfall: which level of the new-user waterfall the user lands in,
+                             each onboarding check and the target shoe (default: layer3-behavior)
 ${COMMON_OUTPUT_OPTIONS}
 
 Exit codes: 0 explained, 1 the lookup failed, 2 bad usage.`;
@@ -500,6 +503,27 @@ function round(value: number): string {
   return String(Math.round(value * 100) / 100);
 }
 
+function isLayer5Explanation(result: ExplainResult | Layer5ExplainResult): result is Layer5ExplainResult {
+  const kind = result.verdict?.kind;
+  return kind === 'in_level' || kind === 'no_first_name' || 'createdAt' in result;
+}
+
+/** The explanation of one user's place in the new-user waterfall, for a terminal. */
+export function formatLayer5Explain(result: Layer5ExplainResult): string {
+  const out: string[] = [`user     ${result.userId}`];
+  if (result.asOf) out.push(`as of    ${result.asOf}`);
+  if (result.window) out.push(`accounts created in ${windowText(result.window)}`);
+  if (result.createdAt) out.push(`created  ${result.createdAt}`);
+  if (result.checks) {
+    const mark = (done: boolean) => (done ? 'yes' : 'no');
+    out.push('', table(['closet item', 'bio', 'offer', 'wishlist item'], [[mark(result.checks.closetItem), mark(result.checks.bio), mark(result.checks.offer), mark(result.checks.wishlistItem)]]));
+  }
+  if (result.targetShoe) out.push(`\ntarget shoe  ${result.targetShoe.productName} (${result.targetShoe.variantId}), from the ${result.targetShoe.source.replace(/_/g, ' ')}`);
+  if (result.verdict) out.push(`\nverdict  ${result.verdict.kind}: ${result.verdict.reason}`);
+  if (result.row) out.push(`row      ${Object.entries(result.row).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  return out.join('\n');
+}
+
 export function formatExplain(result: ExplainResult): string {
   const out: string[] = [];
   out.push(`user     ${result.userId}`);
@@ -605,7 +629,7 @@ async function runGenerate(argv: string[], { io, signal }: Context): Promise<num
 }
 
 async function runExplain(argv: string[], { io, signal }: Context): Promise<number> {
-  const { values, positionals } = parse('explain', argv, WINDOW_FLAGS);
+  const { values, positionals } = parse('explain', argv, { ...WINDOW_FLAGS, generator: { type: 'string' } });
   if (values.help) {
     io.stdout(`${EXPLAIN_USAGE}\n`);
     return 0;
@@ -618,15 +642,18 @@ async function runExplain(argv: string[], { io, signal }: Context): Promise<numb
     );
   }
   const options = engineOptions(values, io);
-  const result: ExplainResult = await withProgress(io, values, (onLog) =>
-    api.explainUser(positionals[0], { ...options, onLog, signal } as ExplainOptions),
+  const generator = typeof values.generator === 'string' ? values.generator : undefined;
+  const result: ExplainResult | Layer5ExplainResult = await withProgress(io, values, (onLog) =>
+    api.explainUser(positionals[0], { ...options, ...(generator ? { generator } : {}), onLog, signal } as ExplainOptions),
   );
   if (values.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   if (!result.success) {
     io.stderr(failureLine('explain', result.errorCode, result.error, options.databaseUrl));
     return exitCodeFor(result.errorCode);
   }
-  if (!values.json) io.stdout(`${formatExplain(result)}\n`);
+  if (!values.json) {
+    io.stdout(`${isLayer5Explanation(result) ? formatLayer5Explain(result) : formatExplain(result as ExplainResult)}\n`);
+  }
   return 0;
 }
 

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 
 import { native, toWire, type WireValue } from './native';
 import { redactSecrets } from './redact';
-import type { ExplainOptions, ExplainResult, GeneratorInfo, GeneratorOptions, GeneratorResult, Layer5Options, LogEvent } from './types';
+import type {
+  ExplainOptions,
+  ExplainResult,
+  GeneratorInfo,
+  GeneratorOptions,
+  GeneratorResult,
+  Layer5ExplainOptions,
+  Layer5Options,
+  LogEvent,
+} from './types';
 
 /**
  * `generate()` with the environment `env` in place of `process.env`: `DATABASE_URL` and the
@@ -32,11 +41,15 @@ export async function generateIn(
   }
 }
 
-/** The generator `explainUser` explains: Layer 3, the one whose audiences come from users' actions. */
-const EXPLAINED_GENERATOR = 'layer3-behavior';
+/** The generator `explainUser` explains unless its options name another (`generator`). */
+const DEFAULT_EXPLAINED_GENERATOR = 'layer3-behavior';
 
 /** `explainUser()` with the environment `env` in place of `process.env`, as `generateIn`. */
-export async function explainUserIn(env: NodeJS.ProcessEnv, userId: string, options: ExplainOptions = {}): Promise<ExplainResult> {
+export async function explainUserIn(
+  env: NodeJS.ProcessEnv,
+  userId: string,
+  options: ExplainOptions | Layer5ExplainOptions = {},
+): Promise<ExplainResult> {
   const fail = (errorCode: ExplainResult['errorCode'], error: string): ExplainResult => ({
     success: false,
     userId: typeof userId === 'string' ? redactSecrets(userId) : String(userId),
@@ -45,12 +58,20 @@ export async function explainUserIn(env: NodeJS.ProcessEnv, userId: string, opti
     errorCode,
   });
   if (typeof userId !== 'string') return fail('INVALID_OPTION', `userId must be a UUID string, got ${describe(userId)}`);
-  const read = readOptions(options, env);
+  let generator = DEFAULT_EXPLAINED_GENERATOR;
+  let engineOptions: unknown = options;
+  if (options !== null && typeof options === 'object' && 'generator' in options) {
+    const { generator: named, ...rest } = options as { generator?: unknown };
+    if (typeof named !== 'string') return fail('INVALID_OPTION', `generator must be a generator name such as layer5-waterfall, got ${describe(named)}`);
+    generator = named;
+    engineOptions = rest;
+  }
+  const read = readOptions(engineOptions, env);
   if ('error' in read) return fail('INVALID_OPTION', read.error);
   if (read.signal?.aborted) return fail('CANCELLED', 'the explanation was cancelled before it started');
   try {
     const result = (await cancellable(read.signal, (runId) =>
-      native.nativeExplainUser(EXPLAINED_GENERATOR, userId, read.wire, read.environment, read.onLog, runId),
+      native.nativeExplainUser(generator, userId, read.wire, read.environment, read.onLog, runId),
     )) as ExplainResult;
     // The engine's userId is the parsed id, or the argument echoed with any password hidden.
     return { ...result, actions: result.actions ?? [] };

@@ -1,6 +1,15 @@
 // The package's main module: the typed API. The implementation is in engine.ts.
 import { explainUserIn, generateIn } from './engine';
-import type { ExplainOptions, ExplainResult, GeneratorOptions, GeneratorResult, Layer5Options, Layer5Result } from './types';
+import type {
+  ExplainOptions,
+  ExplainResult,
+  GeneratorOptions,
+  GeneratorResult,
+  Layer5ExplainOptions,
+  Layer5ExplainResult,
+  Layer5Options,
+  Layer5Result,
+} from './types';
 
 export type * from './types';
 export { listGenerators, shutdown } from './engine';
@@ -40,8 +49,15 @@ export function generate(nameOrLegacyId: string, options: GeneratorOptions | Lay
 /**
  * Explains why `userId` is, or is not, in the Layer 3 audiences for a window: the user's
  * actions, the one that won the pick and why, its demand count against the threshold, and
- * the verdict (in which audience, or the exact rule that kept them out). Never rejects.
+ * the verdict (in which audience, or the exact rule that kept them out). With
+ * `{ generator: 'layer5-waterfall' }`: which level of the new-user waterfall the user lands in,
+ * each check's answer and the target shoe's source. Never rejects.
  */
-export function explainUser(userId: string, options: ExplainOptions = {}): Promise<ExplainResult> {
+export function explainUser(userId: string, options: Layer5ExplainOptions): Promise<Layer5ExplainResult>;
+export function explainUser(userId: string, options?: ExplainOptions): Promise<ExplainResult>;
+export function explainUser(
+  userId: string,
+  options: ExplainOptions | Layer5ExplainOptions = {},
+): Promise<ExplainResult | Layer5ExplainResult> {
   return explainUserIn(process.env, userId, options);
 }

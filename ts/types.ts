@@ -220,7 +220,7 @@ export interface ExplainResult {
  * log callback, and a `signal` that cancels the explanation (the running query is cancelled on
  * the server; the result is `CANCELLED`).
  */
-export type ExplainOptions = Pick<
+export type ExplainOptions = { generator?: 'layer3-behavior' | 'generate_layer_3_push_csvs' } & Pick<
   GeneratorOptions,
   | 'lookbackHours'
   | 'coolingHours'
@@ -264,4 +264,36 @@ export interface Layer5Metadata extends Omit<GeneratorMetadata, 'counts' | 'reas
 
 export interface Layer5Result extends Omit<GeneratorResult, 'metadata'> {
   metadata?: Layer5Metadata;
+}
+
+/** Options of `explainUser` for Layer 5: `generator` names it; its window and the connection. */
+export type Layer5ExplainOptions = { generator: 'layer5-waterfall' | 'generate_new_user_waterfall' } & Pick<
+  Layer5Options,
+  'minHours' | 'maxDays' | 'asOf' | 'databaseUrl' | 'statementTimeoutMs' | 'acquireTimeoutMs' | 'onLog' | 'signal'
+>;
+
+/** Which level one user lands in and why (`explainUser(userId, { generator: 'layer5-waterfall' })`). */
+export interface Layer5ExplainResult {
+  success: boolean;
+  userId: string;
+  asOf?: string;
+  /** The base set's window: accounts created in it, both ends included. */
+  window?: RunWindow;
+  /** When the account was created (ISO-8601 UTC). */
+  createdAt?: string;
+  /** What the user has done, for a user in the base set. */
+  checks?: { closetItem: boolean; bio: boolean; offer: boolean; wishlistItem: boolean };
+  /** Levels 3 to 5: the shoe and the step of the chain that gave it. */
+  targetShoe?: {
+    productName: string;
+    variantId: string;
+    source: 'desired_item' | 'latest_offer' | 'newest_wishlist_item' | 'any_offer_item';
+  };
+  verdict?:
+    | { kind: 'in_level'; level: 1 | 2 | 3 | 4 | 5; audienceType: Layer5AudienceType; reason: string }
+    | { kind: 'not_found' | 'deleted' | 'no_first_name' | 'outside_window'; reason: string };
+  /** The CSV row the user gets (column name → value). */
+  row?: Record<string, string>;
+  error?: string;
+  errorCode?: ErrorCode;
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
@@ -90,4 +91,14 @@ pub struct GeneratorOutput {
     /// Production rows over all audiences.
     pub audience_size: usize,
     pub metadata: serde_json::Value,
+}
+
+/// Parses the user id argument of `explainUser`.
+pub fn parse_user_id(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        EngineError::invalid_option(format!(
+            "userId must be a UUID such as 0e54067c-4c0e-4e4a-8a23-a47661578059, got {:?}",
+            crate::error::echo(text, 80)
+        ))
+    })
 }

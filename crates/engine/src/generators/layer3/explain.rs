@@ -9,7 +9,7 @@ use super::queries;
 use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker};
 use super::{Window, run_window};
 use crate::db::{RunSettings, RunSnapshot, database_for};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
 use crate::time::iso;
@@ -301,14 +301,4 @@ fn why_it_won(winner: &Action, in_window: &[Action]) -> String {
         }
     }
     why
-}
-
-/// Parses the user id argument.
-pub fn parse_user_id(text: &str) -> Result<Uuid> {
-    Uuid::parse_str(text.trim()).map_err(|_| {
-        EngineError::invalid_option(format!(
-            "userId must be a UUID such as 0e54067c-4c0e-4e4a-8a23-a47661578059, got {:?}",
-            crate::error::echo(text, 80)
-        ))
-    })
 }

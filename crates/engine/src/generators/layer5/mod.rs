@@ -3,6 +3,7 @@
 //! no bio, no offer, no wishlist item, or none: new stars), levels 3 to 5 with the user's top
 //! target shoe. The rules are in docs/layer5-contract.md.
 
+pub mod explain;
 pub mod levels;
 pub mod options;
 pub mod queries;
@@ -20,7 +21,9 @@ use self::options::Layer5Options;
 use self::queries::{Check, NewUser, TargetShoe, TargetSource};
 use crate::db::{RunSettings, RunSnapshot, database_for};
 use crate::error::{EngineError, Result};
-use crate::generator::{Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter};
+use crate::generator::{
+    ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter,
+};
 use crate::output::{
     CsvRows, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base, manifest_bytes,
     prepare_output_dir, with_files,
@@ -44,11 +47,21 @@ pub static GENERATOR: Generator = Generator {
     },
     options: options::OPTIONS,
     run: run_boxed,
-    explain: None,
+    explain: Some(explain_boxed),
 };
 
 fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
     Box::pin(run(ctx))
+}
+
+fn explain_boxed<'a>(user_id: &'a str, ctx: &'a ExplainContext) -> BoxFuture<'a, Result<serde_json::Value>> {
+    Box::pin(async move {
+        let layer5 = Layer5Options::parse(&ctx.options.own)?;
+        let id = crate::generator::parse_user_id(user_id)?;
+        let explanation = explain::explain(id, &ctx.options, &layer5, &ctx.logger, ctx.cancel.clone()).await?;
+        serde_json::to_value(explanation)
+            .map_err(|e| EngineError::internal(format!("serializing the explanation: {e}")))
+    })
 }
 
 /// Rule 1's window: `[asOf − maxDays days, asOf − minHours hours]`, both ends included.

@@ -3,7 +3,7 @@
 //! `timestamp` (UTC wall clock), which compares with `timestamp` and `timestamptz` columns alike
 //! under the run's `TimeZone = UTC`.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::TryStreamExt;
 use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::PgConnection;
@@ -38,6 +38,33 @@ pub async fn read_base_set(conn: &mut PgConnection, from: NaiveDateTime, to: Nai
         .await
         .map_err(|e| EngineError::from_sqlx("reading the new users", e))?;
     Ok(rows.into_iter().map(|(id, username, first_name)| NewUser { id, username, first_name }).collect())
+}
+
+/// One account as `explainUser` needs it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Account {
+    /// `None` when the column holds `infinity` or `-infinity`, which no window holds.
+    pub created_at: Option<DateTime<Utc>>,
+    pub live: bool,
+    pub username: String,
+    pub first_name: Option<String>,
+}
+
+const ACCOUNT_SQL: &str = r#"
+SELECT CASE WHEN isfinite(u.created_at) THEN u.created_at::timestamptz END AS created_at,
+       u.deleted_at = 0 AS live, coalesce(u.username::text, '') AS username, u.first_name::text AS first_name
+FROM users u
+WHERE u.id = $1
+"#;
+
+/// The account `user`, or `None` when there is no such user.
+pub async fn read_account(conn: &mut PgConnection, user: Uuid) -> Result<Option<Account>> {
+    sqlx::query_as::<_, Account>(ACCOUNT_SQL)
+        .bind(user)
+        .persistent(false)
+        .fetch_optional(conn)
+        .await
+        .map_err(|e| EngineError::from_sqlx("reading the user", e))
 }
 
 /// The checks of rule 2, each answering the users (of `$1`) who have the thing.
