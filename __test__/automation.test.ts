@@ -1,5 +1,6 @@
 // The V1/V2 switch (`audience-engine/automation`): routing by AUTOMATION_ENGINE_VERSION, the log
-// lines operators grep for, the parameter mapping, and failures of both engines.
+// lines operators grep for, the parameter mapping, each engine's default rules (V1 production's,
+// V2 the contract's) and `config.rules`, and failures of both engines.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,9 +23,15 @@ const at = (hoursBefore: number) => new Date(AS_OF.getTime() - hoursBefore * HOU
 
 const U_OFFER = id(1); // offer at asOf-13h: in the default window [asOf-36h, asOf-12h)
 const U_OLD_WISH = id(2); // wishlist add at asOf-40h: only in a longer window
-const U_RECENT_CLOSET = id(3); // closet add at asOf-6h: only with less cooling
+const U_RECENT_CLOSET = id(3); // closet add at asOf-6h: only with less cooling (no size: production's rules drop it)
+const U_COOLING = id(4); // a complete profile, offer at asOf-1h: in the cooling period, so in production's audience only
 const HOLDER = id(90);
 const V_HOT = id(101);
+
+// Who is in the audience by default: V1 runs production's rules (the cooling period counts,
+// incomplete profiles are dropped), V2 the contract.
+const V1_DEFAULT_USERS = [U_OFFER, U_COOLING].sort();
+const CONTRACT_USERS = [U_OFFER];
 
 const V1_LOG = '[AutomationEngine] Using V1 Python script executor for';
 const V2_LOG = '[AutomationEngine] Using V2 native generator for';
@@ -127,6 +134,8 @@ beforeAll(async () => {
     await fixture.wishlist(U_OLD_WISH, V_HOT, at(40));
     await fixture.user({ id: U_RECENT_CLOSET });
     await fixture.inventory(U_RECENT_CLOSET, V_HOT, at(6));
+    await fixture.user({ id: U_COOLING, firstName: 'Cole', sizes: [{ value: '9' }] });
+    await fixture.offer(U_COOLING, at(1), [[id(1004), V_HOT]]);
   } finally {
     await close();
   }
@@ -138,7 +147,7 @@ afterAll(async () => {
 });
 
 describe('routing by AUTOMATION_ENGINE_VERSION', () => {
-  test('unset -> V1 (the Python script), with its log line', async () => {
+  test('unset -> V1 (the Python script, production\'s rules), with its log line', async () => {
     const logs = capture();
     const result = await executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(logs, { env: {} }));
     expect(logs.info).toContain(`${V1_LOG} generate_layer_3_push_csvs`);
@@ -147,12 +156,19 @@ describe('routing by AUTOMATION_ENGINE_VERSION', () => {
     expect(logs.info.some((m) => m.startsWith('[generate_layer_3_push_csvs]'))).toBe(true);
     expect(logs.info.some((m) => m.startsWith('[layer3-behavior]'))).toBe(false);
     expect(result.success).toBe(true);
-    expect(result.csvPaths).toHaveLength(3);
-    expect(result.testCsvPaths).toHaveLength(3);
+    // Production's rules: only the offer creators have rows (the closet add is a user without a
+    // size), and an empty audience gets no file.
+    expect(result.csvPaths.map((p) => path.basename(p).replace(/_\d{8}T.*$/, ''))).toEqual(['recent-offer-creators']);
+    expect(result.testCsvPaths).toHaveLength(1);
     expect(result.testCsvPaths.every((p) => /_TEST_/.test(p))).toBe(true);
     expect(result.csvPaths.some((p) => /_TEST_/.test(p))).toBe(false);
-    expect(result.audienceSize).toBe(1);
-    expect(usersIn(result)).toEqual([U_OFFER]);
+    expect(result.audienceSize).toBe(2);
+    expect(usersIn(result)).toEqual(V1_DEFAULT_USERS);
+    // The same route under the contract's rules writes all six files.
+    const contract = await executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(capture(), { env: {}, rules: 'v2' }));
+    expect(contract.csvPaths).toHaveLength(3);
+    expect(contract.testCsvPaths).toHaveLength(3);
+    expect(usersIn(contract)).toEqual(CONTRACT_USERS);
   });
 
   test('empty AUTOMATION_ENGINE_VERSION -> V1', async () => {
@@ -171,7 +187,7 @@ describe('routing by AUTOMATION_ENGINE_VERSION', () => {
     expect(logs.info).toContain(`${V1_LOG} generate_layer_3_push_csvs`);
     expect(logs.info.some((m) => m.startsWith(V2_LOG))).toBe(false);
     expect(logs.warn).toEqual([]);
-    expect(usersIn(result)).toEqual([U_OFFER]);
+    expect(usersIn(result)).toEqual(V1_DEFAULT_USERS);
   });
 
   test('v2 + layer3-behavior -> V2 (the Rust generator), with its log line', async () => {
@@ -253,7 +269,7 @@ describe('routing by AUTOMATION_ENGINE_VERSION', () => {
     expect(logs.warn[0]).toContain('AUTOMATION_ENGINE_VERSION');
     expect(logs.info).toContain(`${V1_LOG} generate_layer_3_push_csvs`);
     expect(logs.info.some((m) => m.startsWith(V2_LOG))).toBe(false);
-    expect(usersIn(result)).toEqual([U_OFFER]);
+    expect(usersIn(result)).toEqual(V1_DEFAULT_USERS);
   });
 
   test('config.engineVersion overrides the environment', async () => {
@@ -299,26 +315,27 @@ describe('routing by AUTOMATION_ENGINE_VERSION', () => {
 });
 
 describe('parameter mapping', () => {
-  // Default window [asOf-36h, asOf-12h) holds only U_OFFER; lookback 48 / cooling 2 gives
-  // [asOf-46h, asOf-2h), which also holds U_OLD_WISH (-40h) and U_RECENT_CLOSET (-6h).
+  // Under the contract's rules (config.rules 'v2', both engines): the default window
+  // [asOf-36h, asOf-12h) holds only U_OFFER; lookback 48 / cooling 2 gives [asOf-46h, asOf-2h),
+  // which also holds U_OLD_WISH (-40h) and U_RECENT_CLOSET (-6h), not U_COOLING (-1h).
   const custom = { lookback_hours: 48, cooling_hours: 2 };
   const everyone = [U_OFFER, U_OLD_WISH, U_RECENT_CLOSET].sort();
 
   for (const version of ['v1', 'v2']) {
     test(`${version}: default hours (48/12) when the parameters are absent`, async () => {
       const logs = capture();
-      const result = await executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(logs, { engineVersion: version }));
+      const result = await executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(logs, { engineVersion: version, rules: 'v2' }));
       expect(usersIn(result)).toEqual([U_OFFER]);
       const noParams = await executeAudienceGeneration(
         { id: 'x', audienceCriteria: { customScript: { scriptId: 'generate_layer_3_push_csvs', parameters: {} } } },
-        config(capture(), { engineVersion: version }),
+        config(capture(), { engineVersion: version, rules: 'v2' }),
       );
       expect(usersIn(noParams)).toEqual([U_OFFER]);
     });
 
     test(`${version}: lookback_hours/cooling_hours from the parameters`, async () => {
       const logs = capture();
-      const result = await executeAudienceGeneration(automation('generate_layer_3_push_csvs', custom), config(logs, { engineVersion: version }));
+      const result = await executeAudienceGeneration(automation('generate_layer_3_push_csvs', custom), config(logs, { engineVersion: version, rules: 'v2' }));
       expect(usersIn(result)).toEqual(everyone);
       expect(result.audienceSize).toBe(3);
     });
@@ -352,6 +369,36 @@ describe('parameter mapping', () => {
     } finally {
       process.chdir(cwd);
     }
+  });
+});
+
+describe('rules: each engine\'s default, or config.rules for both', () => {
+  const run = (engineVersion: string, rules?: 'v1' | 'v2') =>
+    executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(capture(), { engineVersion, ...(rules ? { rules } : {}) }));
+  /** The production files by prefix (`recent-offer-creators`), their text. */
+  const production = (result: AudienceGenerationResult) =>
+    Object.fromEntries(result.csvPaths.map((p) => [path.basename(p).replace(/_\d{8}T.*$/, ''), fs.readFileSync(p, 'utf8')]));
+
+  test('without config.rules V1 follows production and V2 the contract: a user who acted only in the cooling period is in V1\'s audience, not in V2\'s', async () => {
+    const [v1, v2] = [await run('v1'), await run('v2')];
+    expect(usersIn(v1)).toContain(U_COOLING);
+    expect(usersIn(v2)).not.toContain(U_COOLING);
+    expect(usersIn(v1)).toEqual(V1_DEFAULT_USERS);
+    expect(usersIn(v2)).toEqual(CONTRACT_USERS);
+    // Production's files: CRLF, and no file for an empty audience; the contract's: LF, all three.
+    expect(Object.keys(production(v1))).toEqual(['recent-offer-creators']);
+    expect(production(v1)['recent-offer-creators']).toMatch(/\r\n$/);
+    expect(Object.keys(production(v2)).sort()).toEqual(['recent-closet-adders', 'recent-offer-creators', 'recent-wishlist-adders']);
+    expect(production(v2)['recent-offer-creators']).not.toContain('\r\n');
+  });
+
+  test.each<['v1' | 'v2', string[]]>([
+    ['v1', V1_DEFAULT_USERS],
+    ['v2', CONTRACT_USERS],
+  ])('config.rules %s runs both engines under those rules: the same production files, byte for byte', async (rules, users) => {
+    const [v1, v2] = [await run('v1', rules), await run('v2', rules)];
+    expect(usersIn(v1)).toEqual(users);
+    expect(production(v2)).toEqual(production(v1));
   });
 });
 
@@ -556,7 +603,7 @@ describe('failures', () => {
   test('without pythonPath or AUDIENCE_ENGINE_PYTHON the package .venv python runs the script', async () => {
     const logs = capture();
     const result = await executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(logs, { engineVersion: 'v1', pythonPath: undefined, env: {} }));
-    expect(usersIn(result)).toEqual([U_OFFER]);
+    expect(usersIn(result)).toEqual(V1_DEFAULT_USERS);
   });
 
   test('the python comes from AUDIENCE_ENGINE_PYTHON when config.pythonPath is absent', async () => {
@@ -682,7 +729,8 @@ describe('integration details', () => {
 
   test('two V1 runs at once into one directory both succeed (a set that meets a taken name moves to -2, as with V2)', async () => {
     const outputDir = freshDir();
-    const runs = await Promise.all([1, 2].map(() => executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(capture(), { engineVersion: 'v1', outputDir }))));
+    // The contract's rules, so that each set has all six files.
+    const runs = await Promise.all([1, 2].map(() => executeAudienceGeneration(automation('generate_layer_3_push_csvs'), config(capture(), { engineVersion: 'v1', outputDir, rules: 'v2' }))));
     const names = runs.flatMap((r) => r.csvPaths.map((p) => path.basename(p)));
     expect(new Set(names).size).toBe(6);
     expect(fs.readdirSync(outputDir)).toHaveLength(12);

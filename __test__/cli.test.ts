@@ -461,6 +461,10 @@ describe('compare', () => {
     const help = await cli(['compare', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Runs the V1 Python script and the V2 native generator');
+    // Its modes: by default each engine at its default rules (V1 production's, V2 the contract),
+    // explained; --rules v1|v2 for the same rules, byte for byte.
+    expect(help.stdout).toMatch(/^ {2}\(default\) +each engine under its default rules: V1 under the production script's \(v1\),$/m);
+    expect(help.stdout).toMatch(/^ {2}--rules v1\|v2 +V1 and V2 under the same rules: the files must be the same, byte for byte$/m);
     const bad = await cli(['compare', '--bogus']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown argument "--bogus"/);

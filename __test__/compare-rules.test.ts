@@ -1,6 +1,8 @@
 // `compare` across rule sets (docs/layer3-contract.md section 9): V1 under the production
 // script's rules against V2 under the contract, every differing row attributed to a rule with
-// `unexplained: 0` as the pass condition (`--explain`); and `--v1-dir`, the files the production
+// `unexplained: 0` as the pass condition (`compare` with no rules flag: each engine at its
+// default; also `--explain`); `--rules v1|v2`, both engines under the same rules, byte for byte;
+// and `--v1-dir`, the files the production
 // script wrote against V2 under rules v1 at their stamp's time, with demand counts changed since
 // the V1 run reported apart. The counts asserted here are worked out by hand from the fixture.
 import { execFileSync } from 'node:child_process';
@@ -397,21 +399,49 @@ describe('the compare CLI across rules', () => {
     expect(byAudience(report)).toEqual(EXPECTED_AUDIENCES);
     expect(json.err).toBe(''); // --json: no progress
 
+    // audience-engine compare with no rules flag: the same comparison (each engine's default).
     const out: string[] = [];
-    const code = await audienceEngineCli(['compare', '--database-url', url, '--as-of', AS_OF, '--explain', '--python', python, '--json', '--out', tmp('cli-ae')], {
+    const code = await audienceEngineCli(['compare', '--database-url', url, '--as-of', AS_OF, '--python', python, '--json', '--out', tmp('cli-ae')], {
       stdout: (t) => out.push(t),
       stderr: () => undefined,
       env: {},
       isTTY: false,
     });
     expect(code).toBe(0);
-    expect(JSON.parse(out.join('')).totals.unexplained).toBe(0);
+    expect(JSON.parse(out.join(''))).toMatchObject({ mode: 'explain', v1Rules: 'v1', v2Rules: 'v2', totals: { unexplained: 0 } });
   });
 
-  test('the same rules still want the same files: --rules v1 exits 0 with RESULT: SAME', async () => {
+  test('with no rules flag compare runs each engine at its default, V1 under v1 and V2 under v2: the explained comparison, exit 0', async () => {
+    const run = await cli(['--database-url', url, '--as-of', AS_OF, '--python', python, '--out', tmp('cli-default')]);
+    expect({ code: run.code, err: run.code === 0 ? '' : run.err }).toEqual({ code: 0, err: '' });
+    expect(run.out).toContain('compare: V1 (rules v1, the production script\'s) against V2 (rules v2, the contract)');
+    expect(run.out).toContain('V1 = V2 under rules v1, byte for byte: yes');
+    expect(run.out).toMatch(/^rows in V1 \(rules v1\)\s+7\s+1\s+0\s+8$/m);
+    expect(run.out).toMatch(/^rows in V2 \(rules v2\)\s+8\s+2\s+2\s+12$/m);
+    expect(run.out).toMatch(/^acted in the cooling period\s+2\s+0\s+0\s+2$/m);
+    expect(run.out).toContain('unexplained: 0\nRESULT: EXPLAINED');
+    expect(run.out).not.toContain('RESULT: SAME');
+    expect(run.err).toContain('[compare] V1 (generate_layer_3_push_csvs.py, rules v1)');
+  });
+
+  test('the same rules still want the same files: --rules v1 (passed to both engines) exits 0 with RESULT: SAME', async () => {
     const run = await cli(['--database-url', url, '--as-of', AS_OF, '--rules', 'v1', '--python', python, '--out', tmp('cli-same')]);
     expect(run.code).toBe(0);
+    expect(run.out).toContain('both under rules v1');
     expect(run.out).toContain('RESULT: SAME');
+    expect(run.err).toContain('[compare] V1 (generate_layer_3_push_csvs.py, rules v1)');
+    expect(run.err).toContain('[compare] V2 (generate_layer_3_push_csvs in the native registry, rules v1)');
+    // --v2-rules v1 alone: V1 at its default (v1) too, so the same check.
+    const v2Only = await cli(['--database-url', url, '--as-of', AS_OF, '--v2-rules', 'v1', '--python', python, '--json', '--out', tmp('cli-same-v2')]);
+    expect(v2Only.code).toBe(0);
+    expect(JSON.parse(v2Only.out)).toMatchObject({ same: true, rules: 'v1' });
+  });
+
+  test('--rules v2 runs both engines under the contract: on this data too, the same files', async () => {
+    const run = await cli(['--database-url', url, '--as-of', AS_OF, '--rules', 'v2', '--python', python, '--json', '--out', tmp('cli-same-v2-rules')]);
+    expect({ code: run.code, err: run.code === 0 ? '' : run.err }).toEqual({ code: 0, err: '' });
+    const report = JSON.parse(run.out);
+    expect(report).toMatchObject({ same: true, rules: 'v2', v1AudienceSize: 12, v2AudienceSize: 12 });
   });
 
   test('usage errors exit 2 with a clear message', async () => {

@@ -1,6 +1,8 @@
-// V1 (legacy/generate_layer_3_push_csvs.py) and V2 (the Rust generator) on the same database and
-// as-of time produce the same production files; `compare` (library and CLI) says so, and on a
-// database changed between the two runs it reports exactly the changed users.
+// V1 (legacy/generate_layer_3_push_csvs.py) and V2 (the Rust generator) under the contract's
+// rules (`rules: 'v2'`, `--rules v2`: V1's own default is the production script's) on the same
+// database and as-of time produce the same production files; `compare --rules v2` (library and
+// CLI) says so, and on a database changed between the two runs it reports exactly the changed
+// users.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -157,7 +159,8 @@ function byAudience(result: AudienceGenerationResult): Record<string, string> {
 
 async function runBoth(url: string) {
   const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-  const common = { databaseUrl: url, asOf: AS_OF, pythonPath: python, logger, env: {} };
+  // The contract's rules for both: V1's default would be the production script's.
+  const common = { databaseUrl: url, asOf: AS_OF, pythonPath: python, logger, env: {}, rules: 'v2' as const };
   const v1 = await executeAudienceGeneration(
     { id: 'parity', audienceCriteria: { customScript: { scriptId: 'generate_layer_3_push_csvs' } } },
     { ...common, engineVersion: 'v1', outputDir: fs.mkdtempSync(path.join(scratch, 'v1-')) },
@@ -241,8 +244,8 @@ describe.each<[SchemaVariant]>([['default'], ['alternate']])('parity on the %s s
     expect(wishes.find((r) => r.user_id === U(20))).toMatchObject({ variantID: V_HOT });
   });
 
-  test('compare reports no difference and the CLI exits 0', async () => {
-    const report = await compareEngines({ databaseUrl: url, asOf: AS_OF, pythonPath: python, env: {}, outDir: fs.mkdtempSync(path.join(scratch, 'cmp-')) });
+  test('compare under the contract reports no difference and the CLI (--rules v2) exits 0', async () => {
+    const report = await compareEngines({ databaseUrl: url, asOf: AS_OF, rules: 'v2', pythonPath: python, env: {}, outDir: fs.mkdtempSync(path.join(scratch, 'cmp-')) });
     const text = formatReport(report);
     expect(report.same).toBe(true);
     expect(report.audiences.map((a) => a.audienceType)).toEqual(AUDIENCES);
@@ -252,12 +255,14 @@ describe.each<[SchemaVariant]>([['default'], ['alternate']])('parity on the %s s
     }
     expect(report.v1AudienceSize).toBe(14);
     expect(report.v2AudienceSize).toBe(14);
+    expect(report.rules).toBe('v2');
+    expect(text).toContain('both under rules v2');
     expect(text).toContain('RESULT: SAME');
     expect(text).toContain('offer_creators: SAME — 4 identical rows in both, 0 users only in V1, 0 users only in V2, 0 users whose rows differ');
 
     const out: string[] = [];
     const err: string[] = [];
-    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--out', fs.mkdtempSync(path.join(scratch, 'cli-')), '--python', python], {
+    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--rules', 'v2', '--out', fs.mkdtempSync(path.join(scratch, 'cli-')), '--python', python], {
       stdout: (t) => out.push(t),
       stderr: (t) => err.push(t),
       env: {},
@@ -281,7 +286,7 @@ describe.each<[SchemaVariant]>([['default'], ['alternate']])('parity on the %s s
       { mode: 0o755 },
     );
     const out: string[] = [];
-    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--python', wrapper, '--out', fs.mkdtempSync(path.join(scratch, 'diff-'))], {
+    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--rules', 'v2', '--python', wrapper, '--out', fs.mkdtempSync(path.join(scratch, 'diff-'))], {
       stdout: (t) => out.push(t),
       stderr: () => undefined,
       env: {},
@@ -307,6 +312,7 @@ describe('compare on a database changed between the two runs', () => {
     report = await compareEngines({
       databaseUrl: url,
       asOf: AS_OF,
+      rules: 'v2',
       pythonPath: python,
       env: {},
       outDir: fs.mkdtempSync(path.join(scratch, 'changed-')),
@@ -364,7 +370,7 @@ describe('compare on a database changed between the two runs', () => {
   test('after the change a fresh comparison agrees again (--json, exit 0)', async () => {
     // Both engines now read the changed database: they agree again.
     const out: string[] = [];
-    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--python', python, '--json', '--out', fs.mkdtempSync(path.join(scratch, 'again-'))], {
+    const code = await compareCli(['--database-url', url, '--as-of', AS_OF, '--rules', 'v2', '--python', python, '--json', '--out', fs.mkdtempSync(path.join(scratch, 'again-'))], {
       stdout: (t) => out.push(t),
       stderr: () => undefined,
       env: {},
@@ -414,8 +420,8 @@ describe('compare CLI usage', () => {
 });
 
 // A seeded random marketplace: hundreds of users, actions on and around the window's edges,
-// exact ties, microsecond timestamps, counts around the thresholds. V1 and V2 must agree
-// for several windows and as-of times.
+// exact ties, microsecond timestamps, counts around the thresholds. V1 and V2 must agree under
+// the contract's rules for several windows and as-of times.
 describe('parity on a seeded random marketplace', () => {
   let url: string;
   const BASE = Date.parse('2024-06-10T12:00:00Z');
@@ -539,8 +545,8 @@ describe('parity on a seeded random marketplace', () => {
     { asOf: '2024-06-10T06:00:00Z', lookbackHours: 60, coolingHours: 0.5 },
     { asOf: AS_OF, lookbackHours: 48.0000001, coolingHours: 12.0000004 },
   ];
-  test.each(cases)('V1 and V2 agree: %o', async (c) => {
-    const report = await compareEngines({ databaseUrl: url, pythonPath: python, env: {}, outDir: fs.mkdtempSync(path.join(scratch, 'rand-')), ...c });
+  test.each(cases)('V1 and V2 agree under rules v2: %o', async (c) => {
+    const report = await compareEngines({ databaseUrl: url, rules: 'v2', pythonPath: python, env: {}, outDir: fs.mkdtempSync(path.join(scratch, 'rand-')), ...c });
     if (!report.same) throw new Error(formatReport(report));
     expect(report.audiences).toHaveLength(3);
     // Every audience is populated, so the comparison means something.

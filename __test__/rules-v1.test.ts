@@ -1,8 +1,9 @@
 // Rules `v1` (docs/layer3-contract.md, section 9): what push-blaster's production script writes.
-// V1 (legacy/generate_layer_3_push_csvs.py --rules v1) and V2 (`rules: 'v1'`) write the same
-// files, byte for byte, and those files are the ones section 9 describes (worked out by hand in
-// helpers/rules-v1-fixture.ts); the default rules on the same data still differ where the
-// section says, so the option really switches.
+// V1 (legacy/generate_layer_3_push_csvs.py --rules v1, also its default) and V2 (`rules: 'v1'`)
+// write the same files, byte for byte, and those files are the ones section 9 describes (worked
+// out by hand in helpers/rules-v1-fixture.ts); the contract's rules (`v2`, V2's default, V1's
+// --rules v2) on the same data still differ where the section says, so the option really
+// switches.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -91,6 +92,13 @@ describe.each<[SchemaVariant, '' | '+00:00']>([
     [v1, v2] = [await runV1(url, 'v1'), await runV2(url, 'v1')];
   }, 120_000);
 
+  test('V1 with no rules runs production\'s: the same files as V1 --rules v1, byte for byte', async () => {
+    const plain = await runV1(url, undefined);
+    expect(summary(plain)).toEqual(summary(v1));
+    expect(contents(plain)).toEqual(contents(v1));
+    expect(plain.metadata).toMatchObject({ rules: 'v1', window: { end: '2026-11-28T12:00:00.000Z', endIncluded: true } });
+  });
+
   test('V1 --rules v1 and V2 rules v1 write the same files, byte for byte', () => {
     expect(summary(v2)).toEqual(summary(v1));
     expect(contents(v2)).toEqual(contents(v1));
@@ -162,8 +170,9 @@ describe.each<[SchemaVariant, '' | '+00:00']>([
     expect(v2.metadata).toMatchObject({ window, rules: 'v1' });
   });
 
-  test('the default rules differ where section 9 says, in both engines', async () => {
-    const [d1, d2] = [await runV1(url, undefined), await runV2(url, 'v2')];
+  test('the contract\'s rules (v2) differ where section 9 says, in both engines', async () => {
+    // V1 needs --rules v2 (its default is production's); V2's default is the contract.
+    const [d1, d2] = [await runV1(url, 'v2'), await runV2(url, 'v2')];
     const plain = await runV2(url, undefined);
     for (const result of [d1, d2, plain]) {
       expect(result.csvFiles).toHaveLength(6); // an empty audience still gets its files
@@ -184,11 +193,12 @@ describe.each<[SchemaVariant, '' | '+00:00']>([
       expect(test.variantID).toBe(V.C); // jo's
       expect(test.lastActive).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
-    // rules 'v2' is the default; V1 and V2 agree on it too (production files: test files carry the time).
+    // rules 'v2' is V2's default; V1 under --rules v2 agrees with it (production files: test files carry the time).
     const production = (r: Files) => Object.fromEntries(Object.entries(contents(r)).filter(([kind]) => !kind.includes('_TEST_')));
     expect(production(d2)).toEqual(production(plain));
     expect(production(d2)).toEqual(production(d1));
     expect(d2.metadata).toMatchObject({ rules: 'v2', window: { start: '2026-11-27T00:00:00.000Z', end: '2026-11-28T00:00:00.000Z' } });
+    expect(d1.metadata).toMatchObject({ rules: 'v2', window: { start: '2026-11-27T00:00:00.000Z', end: '2026-11-28T00:00:00.000Z' } });
   });
 });
 
@@ -337,10 +347,10 @@ describe('runV1Script passes rules to the script', () => {
     return result.metadata?.argv as string[];
   };
 
-  test("'v1' adds --rules v1; 'v2' and undefined add nothing; anything else is refused", async () => {
+  test("'v1' adds --rules v1, 'v2' --rules v2; undefined adds nothing (the script's default); anything else is refused", async () => {
     const v1 = await argsOf('v1');
     expect(v1.slice(-2)).toEqual(['--rules', 'v1']);
-    expect(await argsOf('v2')).not.toContain('--rules');
+    expect((await argsOf('v2')).slice(-2)).toEqual(['--rules', 'v2']);
     expect(await argsOf()).not.toContain('--rules');
     await expect(argsOf('V1')).rejects.toThrow(RangeError);
     await expect(argsOf('v3')).rejects.toThrow("rules must be 'v1' or 'v2'");

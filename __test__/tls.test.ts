@@ -109,7 +109,7 @@ describe('connecting over TLS writes the same files as a plain connection', () =
     const explained = await explainUser('00000000-0000-4000-8000-000000000001', { databaseUrl: url, asOf: AS_OF, onLog: () => undefined });
     expect(explained.success).toBe(true);
     const python = execFileSync('bash', [path.join(ROOT, 'scripts', 'setup-python.sh')], { encoding: 'utf8' }).trim();
-    const report = await compareEngines({ databaseUrl: url, asOf: AS_OF, pythonPath: python, env: {}, outDir: tmp('compare') });
+    const report = await compareEngines({ databaseUrl: url, asOf: AS_OF, rules: 'v2', pythonPath: python, env: {}, outDir: tmp('compare') });
     expect(report.same).toBe(true);
     expect(report.v2AudienceSize).toBeGreaterThan(0);
   });

@@ -6,7 +6,8 @@
 // `--rules v1`: V2 and V1 both follow the production script's rules (docs/layer3-contract.md,
 // section 9), and are checked byte for byte against each other; the contender `v2contract` runs
 // V2 with the contract's rules beside them, for reference (not checked: other rules, other rows).
-// The seed plan and the SQL statement follow the contract only.
+// The seed plan and the SQL statement follow the contract only. The V1 contender always gets
+// `--rules <v2|v1>` explicitly: the script's own default is the production script's rules (v1).
 //
 // 1. Data: without --database-url, starts the embedded PostgreSQL in this process and generates
 //    N users (bench/datagen.sql). With --database-url, uses the data there (generating it when the
@@ -193,7 +194,8 @@ function contenders(ctx) {
     seed: { command: process.execPath, args: (o) => [path.join(__dirname, 'contenders', 'seed-plan.js'), ...common(o)] },
     v1: {
       command: 'bash',
-      args: (o) => [path.join(__dirname, 'contenders', 'v1.sh'), ...common(o)],
+      // The rules explicitly: V1's default (v1, production's) is not V2's (v2, the contract).
+      args: (o) => [path.join(__dirname, 'contenders', 'v1.sh'), ...contract(o), '--rules', ctx.rules],
       env: { V1_PYTHON: ctx.python },
     },
     sql: {

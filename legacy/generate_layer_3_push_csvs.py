@@ -3,19 +3,21 @@
 
 Builds three audiences from the marketplace database -- recent offer creators,
 recent closet adders and recent wishlist adders -- and writes each one as a
-production CSV plus a one-row TEST CSV. The rules are docs/layer3-contract.md,
-followed row for row; the Rust engine (layer3-behavior, V2) follows the same
-document and must produce byte-identical production CSVs.
+production CSV plus a one-row TEST CSV, following docs/layer3-contract.md row for
+row; the Rust engine (layer3-behavior, V2) follows the same document and, under the
+same rules, must produce byte-identical production CSVs.
 
-With `--rules v1` it writes instead what push-blaster's production script writes (the
-contract's section 9), byte for byte as V2 does with `rules: 'v1'`: actions of the
-cooling period count, rows without a first name or size are left out, an empty audience
-gets no file, the test file takes the second row, Python's `str()` of lastActive, CRLF.
+By default (`--rules v1`) it writes what push-blaster's production script writes (the
+contract's section 9), byte for byte as V2 does with `rules: 'v1'`, so that V1 means what
+production does today: actions of the cooling period count, rows without a first name or
+size are left out, an empty audience gets no file, the test file takes the second row,
+Python's `str()` of lastActive, CRLF. `--rules v2` follows the contract's sections 1-8,
+as V2 does by default.
 
 Usage:
     python legacy/generate_layer_3_push_csvs.py [--lookback-hours 48] [--cooling-hours 12]
         [--output-dir .script-outputs] [--as-of ISO8601] [--min-inventory-count 3]
-        [--min-wishlist-count 2] [--automation-id ID] [--database-url URL] [--rules v2|v1]
+        [--min-wishlist-count 2] [--automation-id ID] [--database-url URL] [--rules v1|v2]
 
 Defaults also come from the environment: DATABASE_URL, LOOKBACK_HOURS, COOLING_HOURS,
 OUTPUT_DIR, AS_OF, AUTOMATION_ID (flags win). Progress logs go to stderr; on success
@@ -82,10 +84,11 @@ TEST_USER = {
 TEST_FALLBACK = {"relevant_variant_size": "13", "product_name": "Test Product", "variantID": "test-variant-id"}
 
 # Contract section 9: the row rules. "v2" is the contract (sections 1-8), "v1" what the
-# production script writes.
+# production script writes: the default of this script (V2's default is "v2").
 RULES_V2 = "v2"
 RULES_V1 = "v1"
 RULES = (RULES_V2, RULES_V1)
+DEFAULT_RULES = RULES_V1
 # Section 9: the lastActive of a v1 test file, fixed.
 TEST_LAST_ACTIVE_V1 = "2025-08-05 20:00:00.000000+00:00"
 
@@ -779,7 +782,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--min-wishlist-count", default="2")
     parser.add_argument("--automation-id", default=_env("AUTOMATION_ID"))
     parser.add_argument("--database-url", default=_env("DATABASE_URL"))
-    parser.add_argument("--rules", choices=RULES, default=RULES_V2)
+    parser.add_argument("--rules", choices=RULES, default=DEFAULT_RULES)
     args = parser.parse_args(argv)
 
     args.lookback = parse_hours("--lookback-hours", args.lookback_hours)

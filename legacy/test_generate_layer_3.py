@@ -368,7 +368,9 @@ class RulesV1Test(unittest.TestCase):
 
     def test_rules_option(self):
         base = ["--database-url", "postgres://x@h/db"]
-        self.assertEqual(g.parse_args(base).rules, "v2")
+        # The default is production's rules (section 9): V1 means what production does today.
+        self.assertEqual(g.DEFAULT_RULES, g.RULES_V1)
+        self.assertEqual(g.parse_args(base).rules, "v1")
         self.assertEqual(g.parse_args(base + ["--rules", "v1"]).rules, "v1")
         self.assertEqual(g.parse_args(base + ["--rules", "v2"]).rules, "v2")
         for bad in (["--rules", "v3"], ["--rules", "V1"], ["--rules"]):

@@ -8,6 +8,8 @@
 //   `v2` + any other script id           -> V1
 //   anything else (`v3`, ...)            -> a warning, then V1
 // A failed run rejects: nothing falls back to V1 in the middle of a run.
+// Layer 3's rules: without `config.rules` each engine runs its default, V1 production's rules
+// (docs/layer3-contract.md section 9) and V2 the contract's; `config.rules` sets both.
 import { generateIn, listGenerators } from './engine';
 import type { CsvFile, ErrorCode, GeneratorResult, LogEvent } from './types';
 import { redactSecrets, runV1Script, V1ScriptError } from './v1-executor';
@@ -95,8 +97,12 @@ export interface AutomationEngineConfig {
   /** V2 only: how long to wait for a database connection, in milliseconds (`acquireTimeoutMs`), default 10000. */
   acquireTimeoutMs?: number;
   /**
-   * Both engines: the row rules. `'v2'` (default) is docs/layer3-contract.md; `'v1'` writes what
-   * the production script writes (contract section 9), so a switch can be checked file for file.
+   * Layer 3's row rules, for both engines: `'v1'` writes what push-blaster's production script
+   * writes (docs/layer3-contract.md section 9), `'v2'` follows the contract. Default: each
+   * engine's own, so that the switch means what it says: V1 runs production's rules (the
+   * script's default, what production does today) and V2 the contract. Set it to run both
+   * under the same rules (`'v1'` to check V2 against production file for file). Layer 5 takes
+   * no rules: leave it unset for Layer 5's automations.
    */
   rules?: 'v1' | 'v2';
   /**

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run compare -- --database-url URL [--as-of ISO] [--lookback-hours 48] [--cooling-hours 12] [--out DIR] [--json]`
 //   [--rules v1|v2 | --v1-rules v1|v2 --v2-rules v1|v2 | --explain] [--v1-dir DIR [--v1-stamp S] [--v1-timezone ZONE] [--edge-seconds N]]
-// Under the same rules: 0 V1 and V2 produce the same production files, 1 they differ. Under
-// different rules (--explain) or with --v1-dir: 0 every difference is explained, 1 some are not.
-// Always: 2 bad usage, 3 a run failed (nothing compared).
+// By default each engine runs its own default rules, V1 the production script's (v1) and V2 the
+// contract (v2), and every difference must be explained (the same as --explain): 0 it is, 1 some
+// are not; likewise with --v1-dir. Under the same rules (--rules v1|v2): 0 V1 and V2 produce the
+// same production files, 1 they differ. Always: 2 bad usage, 3 a run failed (nothing compared).
 import { shutdown } from './index';
 import { CompareUsageError, compareEngines, DEFAULT_COMPARE_SCRIPT_ID, explainCompare, formatExplainReport, formatReport } from './compare';
 import { redactSecrets } from './redact';
@@ -24,10 +25,10 @@ reads the files the production script wrote, --v1-dir) and compares their CSV fi
 audience, user by user.
 
 Modes:
-  (default)       V1 and V2 under the same rules (--rules, default v2): the files must be the same
-  --explain       V1 under the production script's rules (v1), V2 under the contract (v2): every
-                  differing row attributed to a rule of docs/layer3-contract.md section 9, and
-                  "unexplained: N"
+  (default)       each engine under its default rules: V1 under the production script's (v1),
+                  V2 under the contract (v2); every differing row attributed to a rule of
+                  docs/layer3-contract.md section 9, and "unexplained: N" (also --explain)
+  --rules v1|v2   V1 and V2 under the same rules: the files must be the same, byte for byte
   --v1-dir DIR    the files the production script wrote, against V2 under rules v1 at their
                   stamp's time (no V1 run, no Python); with --explain, V2 under rules v2 as well
 
@@ -38,11 +39,12 @@ Options:
   --lookback-hours N     default 48
   --cooling-hours N      default 12
   --script-id ID         default ${DEFAULT_COMPARE_SCRIPT_ID}
-  --rules v1|v2          the rules of both runs (default v2; v1: the production script's,
-                         docs/layer3-contract.md section 9)
-  --v1-rules v1|v2       V1's rules alone; --v2-rules v1|v2: V2's alone. Different rules (v1 for
-                         V1, v2 for V2) explain the differences instead of wanting none
-  --explain              the same as --v1-rules v1 --v2-rules v2
+  --rules v1|v2          the rules of both runs, which must then write the same files (v2: the
+                         contract; v1: the production script's, docs/layer3-contract.md section 9)
+  --v1-rules v1|v2       V1's rules alone (default: --rules, else v1); --v2-rules v1|v2: V2's
+                         alone (default: --rules, else v2). Different rules (v1 for V1, v2 for V2)
+                         explain the differences instead of wanting none
+  --explain              the same as --v1-rules v1 --v2-rules v2 (the default without --v1-dir)
   --v1-dir DIR           V1's files: recent-<audience>_YYYYMMDD_HHMMSS.csv and _TEST_ twins as the
                          production script writes them (also this package's _YYYYMMDDTHHMMSS names)
   --v1-stamp STAMP       with --v1-dir holding several runs: the run to take (e.g. 20261128_060012)
@@ -56,8 +58,8 @@ Options:
   --json                 print the report as JSON
   -h, --help             this text
 
-Exit codes: same rules: 0 same, 1 different; --explain or --v1-dir: 0 unexplained: 0,
-1 some differences are unexplained. Always: 2 bad usage, 3 a run failed.`;
+Exit codes: the default, --explain or --v1-dir: 0 unexplained: 0, 1 some differences are
+unexplained; the same rules (--rules): 0 same, 1 different. Always: 2 bad usage, 3 a run failed.`;
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -223,7 +225,9 @@ export function rulesOf(args: ParsedArgs): { v1: 'v1' | 'v2'; v2: 'v1' | 'v2' } 
     }
     return { v1: 'v1', v2: args.explain ? 'v2' : (args.v2Rules ?? 'v1') };
   }
-  const v1 = args.explain ? 'v1' : (args.v1Rules ?? args.rules ?? 'v2');
+  // Each engine's default: V1 the production script's rules, V2 the contract. With no rules flag
+  // that is the explained comparison (--explain).
+  const v1 = args.explain ? 'v1' : (args.v1Rules ?? args.rules ?? 'v1');
   const v2 = args.explain ? 'v2' : (args.v2Rules ?? args.rules ?? 'v2');
   if (v1 === 'v2' && v2 === 'v1') {
     throw new UsageError('V1 under rules v2 against V2 under rules v1 is not a comparison compare explains; use --explain (V1 under v1, V2 under v2)');
@@ -263,7 +267,7 @@ export async function main(argv: string[], io: CliIo = defaultIo(), program: Pro
         scriptId: args.scriptId,
         outDir: args.out,
         pythonPath: args.python,
-        ...(rules.v1 !== 'v2' || args.rules ? { rules: rules.v1 } : {}),
+        rules: rules.v1,
         env: io.env,
         logger,
       });

@@ -28,7 +28,11 @@ export interface CompareOptions {
   scriptsDir?: string;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
-  /** The row rules of both runs (`'v2'` default; `'v1'`: the production script's, contract section 9). */
+  /**
+   * The row rules of both runs, passed to each engine explicitly: `'v2'` (default, the contract)
+   * or `'v1'` (the production script's, contract section 9). V1 and V2 under different rules:
+   * `explainCompare`.
+   */
   rules?: 'v1' | 'v2';
   /** Receives progress lines of both engines. Default: none. */
   logger?: AutomationLogger;
@@ -74,6 +78,8 @@ export interface AudienceComparison {
 
 export interface CompareReport {
   same: boolean;
+  /** The rules both engines ran under. */
+  rules: 'v1' | 'v2';
   asOf: string;
   lookbackHours: number;
   coolingHours: number;
@@ -97,6 +103,9 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
   const lookbackHours = options.lookbackHours ?? DEFAULT_LOOKBACK_HOURS;
   const coolingHours = options.coolingHours ?? DEFAULT_COOLING_HOURS;
   const scriptId = options.scriptId ?? DEFAULT_COMPARE_SCRIPT_ID;
+  // Both engines get the rules explicitly: their defaults differ (V1: v1, V2: v2).
+  const rules = options.rules ?? 'v2';
+  if (rules !== 'v1' && rules !== 'v2') throw new CompareUsageError(`rules must be 'v1' or 'v2', got ${JSON.stringify(rules)}`);
   const madeOutDir = options.outDir === undefined;
   const outDir = path.resolve(options.outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'audience-engine-compare-')));
   try {
@@ -110,7 +119,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
     }
     const logger = options.logger;
 
-    logger?.info(`[compare] V1 (${scriptId}.py) -> ${v1Dir}`);
+    logger?.info(`[compare] V1 (${scriptId}.py, rules ${rules}) -> ${v1Dir}`);
     let v1;
     try {
       v1 = await runV1Script({
@@ -120,7 +129,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
         outputDir: v1Dir,
         asOf,
         databaseUrl,
-        ...(options.rules !== undefined ? { rules: options.rules } : {}),
+        rules,
         pythonPath: options.pythonPath,
         scriptsDir: options.scriptsDir,
         timeoutMs: options.timeoutMs,
@@ -136,7 +145,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
 
     if (options.betweenRuns) await options.betweenRuns();
 
-    logger?.info(`[compare] V2 (${scriptId} in the native registry) -> ${v2Dir}`);
+    logger?.info(`[compare] V2 (${scriptId} in the native registry, rules ${rules}) -> ${v2Dir}`);
     const v2 = await generateIn(env, scriptId, {
       lookbackHours,
       coolingHours,
@@ -144,7 +153,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
       asOf,
       databaseUrl,
       automationId: 'compare',
-      ...(options.rules !== undefined ? { rules: options.rules } : {}),
+      rules,
       onLog: (event: LogEvent) => {
         if (event.level !== 'debug') logger?.info(event.message);
       },
@@ -156,6 +165,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
     const audiences = compareOutputs(v1.csvFiles, v2.csvFiles);
     return {
       same: audiences.every((a) => a.same),
+      rules,
       asOf,
       lookbackHours,
       coolingHours,
@@ -268,7 +278,7 @@ export function compareFiles(audienceType: string, v1File: string | null, v2File
 export function formatReport(report: CompareReport): string {
   const lines: string[] = [];
   lines.push(
-    `V1/V2 comparison of ${report.scriptId}: asOf=${report.asOf} lookbackHours=${report.lookbackHours} coolingHours=${report.coolingHours}`,
+    `V1/V2 comparison of ${report.scriptId}, both under rules ${report.rules}: asOf=${report.asOf} lookbackHours=${report.lookbackHours} coolingHours=${report.coolingHours}`,
   );
   lines.push(`  V1 files: ${report.v1Dir} (${report.v1AudienceSize} rows)`);
   lines.push(`  V2 files: ${report.v2Dir} (${report.v2AudienceSize} rows)`);

@@ -45,9 +45,10 @@ export interface V1ExecutorOptions {
   /** Passed as `--as-of` (a Date is sent as ISO-8601 UTC). */
   asOf?: Date | string;
   /**
-   * The row rules (docs/layer3-contract.md, section 9): 'v1' passes `--rules v1`, what the
-   * production script writes; 'v2' (the contract) or undefined passes nothing, so a script
-   * without the flag still runs.
+   * Layer 3's row rules (docs/layer3-contract.md, section 9), passed as `--rules <value>`:
+   * 'v1' what the production script writes, 'v2' the contract. Undefined passes nothing: the
+   * script's own default (Layer 3's script: 'v1', production's rules), and the only choice for a
+   * script without the flag (Layer 5's generate_new_user_waterfall.py).
    */
   rules?: 'v1' | 'v2';
   /** Put in the child's environment as DATABASE_URL. Default: `env.DATABASE_URL`. */
@@ -180,7 +181,7 @@ export async function runV1Script(options: V1ExecutorOptions): Promise<V1ScriptR
   if (options.asOf !== undefined && options.asOf !== null) {
     args.push('--as-of', options.asOf instanceof Date ? options.asOf.toISOString() : String(options.asOf));
   }
-  if (options.rules === 'v1') args.push('--rules', 'v1');
+  if (options.rules !== undefined) args.push('--rules', options.rules);
 
   const childEnv: NodeJS.ProcessEnv = { ...env };
   if (childEnv.PATH === undefined && process.env.PATH !== undefined) childEnv.PATH = process.env.PATH;

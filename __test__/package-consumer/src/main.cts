@@ -114,7 +114,8 @@ async function main(): Promise<void> {
   const unknown = await generate('no-such-generator');
   check('an unknown generator resolves UNKNOWN_GENERATOR', !unknown.success && unknown.errorCode === 'UNKNOWN_GENERATOR');
 
-  // Both engines through the routing module, as push-blaster's automation engine calls it.
+  // Both engines through the routing module, as push-blaster's automation engine calls it, both
+  // under the contract's rules (`rules: 'v2'`: V1's own default is the production script's).
   const automation: Automation = {
     id: 'package-consumer',
     audienceCriteria: { customScript: { scriptId: SCRIPT_ID, parameters: { lookback_hours: 48, cooling_hours: 12 } } },
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
     env: { ...process.env, AUTOMATION_ENGINE_VERSION: 'v1' },
     outputDir: path.join(outDir, 'v1'),
     asOf,
+    rules: 'v2',
     logger: v1Log,
   });
   check('V1 runs: the log says so', v1Log.lines.includes(`[AutomationEngine] Using V1 Python script executor for ${SCRIPT_ID}`), v1Log.lines.slice(0, 3).join(' | '));
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
   // The switch as operators flip it: AUTOMATION_ENGINE_VERSION in the process environment, read at call time.
   process.env.AUTOMATION_ENGINE_VERSION = 'v2';
   const v2Log = memoryLogger();
-  const v2 = await executeAudienceGeneration(automation, { outputDir: path.join(outDir, 'v2'), asOf, logger: v2Log });
+  const v2 = await executeAudienceGeneration(automation, { outputDir: path.join(outDir, 'v2'), asOf, rules: 'v2', logger: v2Log });
   check('V2 runs: the log says so', v2Log.lines.includes(`[AutomationEngine] Using V2 native generator for ${SCRIPT_ID}`), v2Log.lines.slice(0, 3).join(' | '));
   check('V2 writes 3 production and 3 TEST files', v2.success && v2.csvPaths.length === 3 && v2.testCsvPaths.length === 3 && [...v2.csvPaths, ...v2.testCsvPaths].every((p) => fs.existsSync(p)));
   check('V2 audience size equals V1', v2.audienceSize === v1.audienceSize, `V1 ${v1.audienceSize}, V2 ${v2.audienceSize}`);
@@ -145,7 +147,7 @@ async function main(): Promise<void> {
     const other = v2Files.get(prefix);
     return other === undefined || !fs.readFileSync(file).equals(fs.readFileSync(other));
   });
-  check('V1 and V2 production files are byte-identical', v1Files.size === 3 && differing.length === 0, differing.map(([p]) => p).join(', '));
+  check('V1 and V2 production files are byte-identical (rules v2)', v1Files.size === 3 && differing.length === 0, differing.map(([p]) => p).join(', '));
 
   await shutdown();
   check('shutdown() closes the pools', true);
