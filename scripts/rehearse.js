@@ -182,8 +182,20 @@ async function main() {
     check('V2 wrote a new set of files', v2Stamp !== undefined && v2Stamp !== v1Stamp, `${v1Stamp} then ${v2Stamp}`);
 
     step('7. Compare V1 and V2');
+    // 7b: each engine at its default rules (V1 production's, V2 the contract), every difference explained.
+    const explain = runBlock(blocks, 'compare-explain', host, env);
+    check(
+      'compare (each engine at its default: V1 rules v1, V2 rules v2) exits 0 with V1 = V2 under rules v1 and unexplained: 0',
+      explain.ok &&
+        explain.output.includes("compare: V1 (rules v1, the production script's) against V2 (rules v2, the contract)") &&
+        explain.output.includes('V1 = V2 under rules v1, byte for byte: yes') &&
+        /^unexplained: 0$/m.test(explain.output) &&
+        explain.output.includes('RESULT: EXPLAINED'),
+      explain.output,
+    );
+    // 7c: both engines under the same rules (--rules v2): the same files.
     const compare = runBlock(blocks, 'compare', host, env);
-    check('compare exits 0 with RESULT: SAME', compare.ok && compare.output.includes('RESULT: SAME'), compare.output);
+    check('compare --rules v2 exits 0 with RESULT: SAME', compare.ok && compare.output.includes('both under rules v2') && compare.output.includes('RESULT: SAME'), compare.output);
 
     step('8. Watch');
     const watch = runBlock(blocks, 'watch', host, { ...env, V1_BASELINE: String(baseline) });
