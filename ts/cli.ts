@@ -49,11 +49,13 @@ Commands:
   list                          the registered generators
   generate <name|legacy-id>     run a generator (e.g. layer3-behavior, generate_layer_3_push_csvs)
   explain <user-id>             why a user is (or is not) in tonight's audience
-  compare                       run V1 (Python) and V2 (native) on the same data and compare the files
+  compare                       V1 (production's rules) against V2 (the contract) on the same data, every
+                                difference explained; --rules v1|v2 for a byte-for-byte check under one rule set
 
 Run \`${BIN} <command> --help\` for a command's options.
 
-Exit codes: 0 success, 1 the run failed, 2 bad usage (compare: 3 a run failed, 1 the files differ).`;
+Exit codes: 0 success, 1 the run failed, 2 bad usage (compare: 1 a difference unexplained, or the files differ
+under --rules; 3 a run failed).`;
 
 const WINDOW_OPTIONS = `  --lookback-hours N         hours of look-back (default 48)
   --cooling-hours N          hours before as-of not used (default 12);
