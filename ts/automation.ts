@@ -117,6 +117,12 @@ export interface AutomationEngineConfig {
   env?: NodeJS.ProcessEnv;
   /** The time that stands for "now", given to both engines. Default: the database's now(). */
   asOf?: Date | string;
+  /**
+   * V2 only: share one run between the calls of one automation made within this many seconds
+   * (the generate option `reuseRunWithinSeconds`: same automation id, same options, files still
+   * present; a failed run is never reused). Default: no sharing. V1 runs its script every call.
+   */
+  reuseRunWithinSeconds?: number;
 }
 
 /** How a call was routed: useful for logs and tests. */
@@ -211,6 +217,7 @@ export async function executeAudienceGeneration(
       ...(config.acquireTimeoutMs !== undefined ? { acquireTimeoutMs: config.acquireTimeoutMs } : {}),
       ...(config.rules !== undefined ? { rules: config.rules } : {}),
       ...(config.signal !== undefined ? { signal: config.signal } : {}),
+      ...(config.reuseRunWithinSeconds !== undefined ? { reuseRunWithinSeconds: config.reuseRunWithinSeconds } : {}),
       ...(config.logger ? { onLog: (event: LogEvent) => forwardLog(logger, event) } : {}),
     });
     if (!result.success) {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
 
 import { native, toWire, type WireValue } from './native';
 import { redactSecrets } from './redact';
+import { checkReuseSeconds, runKey, shareRun } from './run-sharing';
 import type {
   ExplainOptions,
   ExplainResult,
@@ -32,13 +34,28 @@ export async function generateIn(
   if (read.signal?.aborted) {
     return failure('CANCELLED', 'the run was cancelled before it started; no file was written', started);
   }
-  try {
-    return (await cancellable(read.signal, (runId) =>
-      native.nativeGenerate(nameOrLegacyId, read.wire, read.environment, read.onLog, runId),
-    )) as GeneratorResult;
-  } catch (error) {
-    return failure('INTERNAL', `the native engine failed: ${(error as Error)?.message ?? String(error)}`, started);
-  }
+  const run = async (): Promise<GeneratorResult> => {
+    try {
+      return (await cancellable(read.signal, (runId) =>
+        native.nativeGenerate(nameOrLegacyId, read.wire, read.environment, read.onLog, runId),
+      )) as GeneratorResult;
+    } catch (error) {
+      return failure('INTERNAL', `the native engine failed: ${(error as Error)?.message ?? String(error)}`, started);
+    }
+  };
+  // Run sharing (ts/run-sharing.ts): only when asked, and only for a generator the addon knows.
+  const generator = read.reuseRunWithinSeconds ? canonicalName(nameOrLegacyId) : undefined;
+  if (!generator) return run();
+  const key = runKey({ generator, options: read.wire, environment: read.environment, outputDir: read.outputDir });
+  return shareRun(key, read.reuseRunWithinSeconds!, `[${generator}] run-sharing:`, read.signal, read.onLog, run, () =>
+    failure('CANCELLED', 'the call was cancelled while it waited for the identical run of another call; that run goes on', started),
+  );
+}
+
+/** The V2 name of the generator `nameOrLegacyId` names, or undefined. */
+function canonicalName(nameOrLegacyId: string): string | undefined {
+  const generators = native.nativeListGenerators() as GeneratorInfo[];
+  return generators.find((g) => g.name === nameOrLegacyId || g.legacyScriptIds.includes(nameOrLegacyId))?.name;
 }
 
 /** The generator `explainUser` explains unless its options name another (`generator`). */
@@ -86,21 +103,35 @@ interface ReadOptions {
   environment: Record<string, string>;
   onLog: (event: unknown) => void;
   signal?: AbortSignal;
+  /** `reuseRunWithinSeconds` (ts/run-sharing.ts); 0 or absent: no sharing. */
+  reuseRunWithinSeconds?: number;
+  /** The output directory, resolved against the current directory (part of a shared run's key). */
+  outputDir: string;
 }
 
-/** Checks the JS-only options (`onLog`, `signal`) and encodes the rest for the engine. */
+/** Checks the JS-only options (`onLog`, `signal`, `reuseRunWithinSeconds`) and encodes the rest for the engine. */
 function readOptions(options: unknown, env: NodeJS.ProcessEnv): ReadOptions | { error: string } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     return { error: `options must be an object, got ${describe(options)}` };
   }
   try {
-    const { onLog, signal, ...rest } = options as GeneratorOptions;
+    const { onLog, signal, reuseRunWithinSeconds, ...rest } = options as GeneratorOptions;
     if (onLog !== undefined && typeof onLog !== 'function') return { error: `onLog must be a function, got ${describe(onLog)}` };
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       return { error: `signal must be an AbortSignal, got ${describe(signal)}` };
     }
+    const reuseError = checkReuseSeconds(reuseRunWithinSeconds);
+    if (reuseError) return { error: reuseError };
     const log = onLog ?? logToConsole;
-    return { wire: toWireOptions(rest, env), onLog: (event) => safeLog(log, event as LogEvent), signal, environment: pgEnvironment(env) };
+    const outputDir = path.resolve(typeof rest.outputDir === 'string' && rest.outputDir !== '' ? rest.outputDir : '.script-outputs');
+    return {
+      wire: toWireOptions(rest, env),
+      onLog: (event) => safeLog(log, event as LogEvent),
+      signal,
+      environment: pgEnvironment(env),
+      reuseRunWithinSeconds,
+      outputDir,
+    };
   } catch (error) {
     // A getter that throws, or a Proxy: the options cannot be read, so no run starts.
     return { error: `the options could not be read: ${redactSecrets((error as Error)?.message ?? String(error))}` };

@@ -22,6 +22,7 @@ import * as path from 'node:path';
 
 import { explainUserIn, generateIn } from './engine';
 import { native } from './native';
+import { checkReuseSeconds } from './run-sharing';
 import type { AudienceType, CsvFile, ExplainOptions, GeneratorInfo, GeneratorMetadata, GeneratorOptions, GeneratorResult } from './types';
 
 /** The seed's names of Layer 3's audiences: the action each is built from. */
@@ -68,7 +69,10 @@ export interface AudienceGenerator {
   /**
    * Runs the generator (the engine's `generate(name, options)`) and resolves its result in the
    * seed's dialect. Never rejects: a bad option, a missing `DATABASE_URL` or a failed run
-   * resolve `{ success: false, error, errorCode }`.
+   * resolve `{ success: false, error, errorCode }`. `reuseRunWithinSeconds` works as in
+   * `generate()`: a host that calls `generate` once per push of one automation (push-blaster)
+   * passes it so that the calls share one run (docs/push-blaster.md). A generator without seed
+   * names (Layer 5, `layer5-waterfall`) resolves the engine's result unchanged.
    */
   generate(options?: GeneratorOptions): Promise<RegistryGeneratorResult>;
   /**
@@ -110,8 +114,8 @@ const SEED_AUDIENCES: Record<string, Record<string, RegistryAudienceType>> = {
 const NIL_USER_ID = '00000000-0000-0000-0000-000000000000';
 /** `validate()`'s limits when the options give none: the seed's health check waits 5 s. */
 const VALIDATE_TIMEOUT_MS = 5_000;
-/** The options that only concern a run's files, which `explainUser` does not take. */
-const FILE_OPTIONS = ['outputDir', 'dryRun', 'automationId'] as const;
+/** The options that only concern a run's files or its sharing, which `explainUser` does not take. */
+const FILE_OPTIONS = ['outputDir', 'dryRun', 'automationId', 'reuseRunWithinSeconds'] as const;
 const DEFAULT_OUTPUT_DIR = '.script-outputs';
 
 class RegistryGenerator implements AudienceGenerator {
@@ -138,6 +142,8 @@ class RegistryGenerator implements AudienceGenerator {
     }
     const outputDirError = checkOutputDir(options.outputDir);
     if (outputDirError) errors.push(`OUTPUT_DIR: ${outputDirError}`);
+    const reuseError = checkReuseSeconds(options.reuseRunWithinSeconds);
+    if (reuseError) errors.push(`INVALID_OPTION: ${reuseError}`);
 
     const explainOptions: Record<string, unknown> = { ...options };
     for (const name of FILE_OPTIONS) delete explainOptions[name];

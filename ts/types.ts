@@ -44,6 +44,20 @@ export interface GeneratorOptions {
   onLog?: (event: LogEvent) => void;
   /** Cancels the run: the running query is cancelled on the server and nothing is written. */
   signal?: AbortSignal;
+  /**
+   * Run sharing, off by default (absent or 0): when set to N seconds (at most 86400), a call
+   * resolves the result of an identical run instead of running again: one that succeeded less
+   * than N seconds ago in this process and whose files (CSVs and manifest) all still exist (no
+   * query at all), or one still in flight (the call waits for it). Identical: the same
+   * generator (by V2 name or legacy id), the same options other than `onLog`, `signal` and this
+   * one (so the same `automationId`, window, `asOf`, rules, thresholds), the same database URL
+   * and `PGSSL*` variables and the same output directory. A failed run is never reused; a call
+   * that waited for one runs again. For a host that generates once per push of one automation
+   * (push-blaster: three calls for Layer 3): one snapshot and one run's database work for the
+   * whole automation. The caller's `signal` cancels only its own wait when it joined another
+   * call's run. Not sent to the engine.
+   */
+  reuseRunWithinSeconds?: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -163,6 +177,8 @@ export interface GeneratorInfo {
   layerId: number;
   description: string;
   legacyScriptIds: string[];
+  /** The option names the generator takes besides the common ones (e.g. `lookbackHours`, `minHours`). */
+  options: string[];
   /**
    * The parameters a push-blaster automation gives the generator's script
    * (`audienceCriteria.customScript.parameters`, e.g. `lookback_hours`), the option each one
