@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { executeAudienceGeneration } from '../ts/automation';
+import { compareEngines } from '../ts/compare';
+import { main as compareCli } from '../ts/compare-cli';
 import { explainUser, generate, generateLayer5, shutdown } from '../ts/index';
 import type { Layer5Result } from '../ts/types';
 import { runV1Script } from '../ts/v1-executor';
@@ -254,5 +256,26 @@ describe('explainUser for Layer 5', () => {
     );
     expect(stdout).toContain('verdict  in_level: level 1 (no_shoes): no closet item at all');
     expect(stdout).toMatch(/closet item \| bio \| offer \| wishlist item|closet item\s+bio/);
+  });
+});
+
+describe('compare for Layer 5', () => {
+  test('V1 and V2 write the same files: compareEngines and the CLI say SAME; rules are refused', async () => {
+    const report = await compareEngines({ databaseUrl: urls.alternate!, asOf: AS_OF, scriptId: 'generate_new_user_waterfall', pythonPath: python, env: {}, outDir: tmp('cmp') });
+    expect(report.same).toBe(true);
+    expect(report.rules).toBeUndefined();
+    expect(report.generatorOptions).toEqual({ minHours: 12, maxDays: 14 });
+    expect(report.audiences.map((a) => a.audienceType).sort()).toEqual(LEVELS.filter((l) => EXPECTED_ORDER[l].length).map((l) => AUDIENCE_TYPES[l]).sort());
+    expect(report.v2AudienceSize).toBe(EXPECTED_COUNTS.baseUsers);
+    const out: string[] = [];
+    const io = { stdout: (t: string) => void out.push(t), stderr: (t: string) => void out.push(t), env: { PATH: process.env.PATH } };
+    const args = ['--database-url', urls.default!, '--as-of', AS_OF, '--script-id', 'generate_new_user_waterfall', '--min-hours', '24', '--max-days', '10', '--python', python, '--out', tmp('cli-cmp')];
+    expect(await compareCli(args, io)).toBe(0);
+    expect(out.join('')).toContain('RESULT: SAME');
+    expect(out.join('')).toContain('minHours=24 maxDays=10');
+    const refused: string[] = [];
+    const refusedIo = { ...io, stderr: (t: string) => void refused.push(t) };
+    expect(await compareCli([...args, '--rules', 'v1'], refusedIo)).toBe(2);
+    expect(refused.join('')).toContain('has one rule set');
   });
 });

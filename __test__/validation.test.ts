@@ -200,6 +200,7 @@ describe('the registry', () => {
         layerId: 3,
         description: expect.stringContaining('Behavior response'),
         legacyScriptIds: ['generate_layer_3_push_csvs'],
+        options: ['lookbackHours', 'coolingHours', 'minInventoryCount', 'minWishlistCount', 'rules'],
         parameters: [
           { name: 'lookback_hours', option: 'lookbackHours', default: 48 },
           { name: 'cooling_hours', option: 'coolingHours', default: 12 },
@@ -210,6 +211,7 @@ describe('the registry', () => {
         layerId: 5,
         description: expect.stringContaining('New-user waterfall'),
         legacyScriptIds: ['generate_new_user_waterfall'],
+        options: ['minHours', 'maxDays'],
         parameters: [
           { name: 'min_hours', option: 'minHours', default: 12 },
           { name: 'max_days', option: 'maxDays', default: 14 },

@@ -5,7 +5,7 @@
 // contract (v2), and every difference must be explained (the same as --explain): 0 it is, 1 some
 // are not; likewise with --v1-dir. Under the same rules (--rules v1|v2): 0 V1 and V2 produce the
 // same production files, 1 they differ. Always: 2 bad usage, 3 a run failed (nothing compared).
-import { shutdown } from './index';
+import { listGenerators, shutdown } from './index';
 import { CompareUsageError, compareEngines, DEFAULT_COMPARE_SCRIPT_ID, explainCompare, formatExplainReport, formatReport } from './compare';
 import { redactSecrets } from './redact';
 
@@ -38,7 +38,8 @@ Options:
                          --v1-dir: the time in the V1 file names)
   --lookback-hours N     default 48
   --cooling-hours N      default 12
-  --script-id ID         default ${DEFAULT_COMPARE_SCRIPT_ID}
+  --script-id ID         default ${DEFAULT_COMPARE_SCRIPT_ID}; generate_new_user_waterfall (Layer 5,
+                         one rule set) checks V1 = V2 byte for byte, with --min-hours N and --max-days N
   --rules v1|v2          the rules of both runs, which must then write the same files (v2: the
                          contract; v1: the production script's, docs/layer3-contract.md section 9)
   --v1-rules v1|v2       V1's rules alone (default: --rules, else v1); --v2-rules v1|v2: V2's
@@ -71,6 +72,8 @@ interface ParsedArgs {
   databaseUrl?: string;
   asOf?: string;
   lookbackHours?: number;
+  /** Layer 5's own options (`--min-hours`, `--max-days`). */
+  generatorOptions?: Record<string, number>;
   coolingHours?: number;
   scriptId?: string;
   out?: string;
@@ -94,6 +97,8 @@ const VALUE_FLAGS = new Set([
   '--as-of',
   '--lookback-hours',
   '--cooling-hours',
+  '--min-hours',
+  '--max-days',
   '--script-id',
   '--out',
   '--python',
@@ -146,13 +151,16 @@ export function parseArgs(argv: string[]): ParsedArgs {
         parsed.asOf = value;
         break;
       case '--lookback-hours':
-      case '--cooling-hours': {
+      case '--cooling-hours':
+      case '--min-hours':
+      case '--max-days': {
         const n = Number(value);
         if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(value) || !Number.isFinite(n)) {
           throw new UsageError(`${flag} must be a finite number, got ${JSON.stringify(value)}`);
         }
         if (flag === '--lookback-hours') parsed.lookbackHours = n;
-        else parsed.coolingHours = n;
+        else if (flag === '--cooling-hours') parsed.coolingHours = n;
+        else parsed.generatorOptions = { ...parsed.generatorOptions, [flag === '--min-hours' ? 'minHours' : 'maxDays']: n };
         break;
       }
       case '--script-id':
@@ -258,16 +266,22 @@ export async function main(argv: string[], io: CliIo = defaultIo(), program: Pro
   const logger = args.json ? undefined : { info: (m: string) => io.stderr(`${m}\n`), warn: (m: string) => io.stderr(`${m}\n`) };
   const rules = rulesOf(args);
   try {
-    if (args.v1Dir === undefined && rules.v1 === rules.v2) {
+    // A generator with one rule set (Layer 5) has nothing to explain: V1 must equal V2.
+    const oneRuleSet = args.scriptId !== undefined && (await hasOneRuleSet(args.scriptId));
+    if (oneRuleSet && (args.v1Dir !== undefined || args.explain || args.rules || args.v1Rules || args.v2Rules)) {
+      return usageError(`${args.scriptId} has one rule set: compare checks V1 = V2 byte for byte; leave out --rules, --v1-rules, --v2-rules, --explain and --v1-dir`);
+    }
+    if (oneRuleSet || (args.v1Dir === undefined && rules.v1 === rules.v2)) {
       const report = await compareEngines({
         databaseUrl,
         asOf: args.asOf,
         lookbackHours: args.lookbackHours,
         coolingHours: args.coolingHours,
+        ...(args.generatorOptions ? { generatorOptions: args.generatorOptions } : {}),
         scriptId: args.scriptId,
         outDir: args.out,
         pythonPath: args.python,
-        rules: rules.v1,
+        ...(oneRuleSet ? {} : { rules: rules.v1 }),
         env: io.env,
         logger,
       });
@@ -300,6 +314,12 @@ export async function main(argv: string[], io: CliIo = defaultIo(), program: Pro
   } finally {
     await shutdown().catch(() => undefined);
   }
+}
+
+/** Whether the generator `scriptId` names has no `rules` option (Layer 5). */
+async function hasOneRuleSet(scriptId: string): Promise<boolean> {
+  const generator = (await listGenerators()).find((g) => g.name === scriptId || g.legacyScriptIds.includes(scriptId));
+  return generator !== undefined && !generator.options.includes('rules');
 }
 
 function defaultIo(): CliIo {

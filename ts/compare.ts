@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { explainUserIn, generateIn } from './engine';
-import type { CsvFile, ExplainedAction, ExplainResult, LogEvent } from './types';
+import { explainUserIn, generateIn, listGenerators } from './engine';
+import type { CsvFile, ExplainedAction, ExplainResult, GeneratorInfo, LogEvent } from './types';
 import { DEFAULT_COOLING_HOURS, DEFAULT_LOOKBACK_HOURS, type AutomationLogger } from './automation';
 import { redactSecrets } from './redact';
 import { runV1Script, V1ScriptError } from './v1-executor';
@@ -20,6 +20,11 @@ export interface CompareOptions {
   asOf?: Date | string;
   lookbackHours?: number;
   coolingHours?: number;
+  /**
+   * The own options of a generator other than Layer 3 (Layer 5: `minHours`, `maxDays`); default:
+   * its defaults.
+   */
+  generatorOptions?: Record<string, number>;
   /** The V1 script id, also the V2 generator looked up by legacy id. Default `generate_layer_3_push_csvs`. */
   scriptId?: string;
   /** V1 files go to `<outDir>/v1`, V2 files to `<outDir>/v2`. Default: a new temp dir. */
@@ -78,8 +83,10 @@ export interface AudienceComparison {
 
 export interface CompareReport {
   same: boolean;
-  /** The rules both engines ran under. */
-  rules: 'v1' | 'v2';
+  /** The rules both engines ran under; absent for a generator with one rule set (Layer 5). */
+  rules?: 'v1' | 'v2';
+  /** Its own options when the generator is not Layer 3 (Layer 5: `minHours`, `maxDays`). */
+  generatorOptions?: Record<string, number>;
   asOf: string;
   lookbackHours: number;
   coolingHours: number;
@@ -103,9 +110,19 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
   const lookbackHours = options.lookbackHours ?? DEFAULT_LOOKBACK_HOURS;
   const coolingHours = options.coolingHours ?? DEFAULT_COOLING_HOURS;
   const scriptId = options.scriptId ?? DEFAULT_COMPARE_SCRIPT_ID;
-  // Both engines get the rules explicitly: their defaults differ (V1: v1, V2: v2).
+  const generator = await generatorOf(scriptId);
+  // Both engines get the rules explicitly: their defaults differ (V1: v1, V2: v2). A generator
+  // without rules (Layer 5) has one rule set: neither engine gets any.
+  const takesRules = generator?.options.includes('rules') ?? true;
   const rules = options.rules ?? 'v2';
   if (rules !== 'v1' && rules !== 'v2') throw new CompareUsageError(`rules must be 'v1' or 'v2', got ${JSON.stringify(rules)}`);
+  if (!takesRules && options.rules !== undefined) {
+    throw new CompareUsageError(`${generator?.name} has one rule set: leave out rules (compare checks V1 = V2 byte for byte)`);
+  }
+  // The generator's own options: Layer 3's window, or another generator's parameters (their defaults unless given).
+  const own: Record<string, number> = generator && !generator.options.includes('lookbackHours')
+    ? Object.fromEntries(generator.parameters.map((p) => [p.option, options.generatorOptions?.[p.option] ?? p.default]))
+    : { lookbackHours, coolingHours };
   const madeOutDir = options.outDir === undefined;
   const outDir = path.resolve(options.outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'audience-engine-compare-')));
   try {
@@ -119,17 +136,16 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
     }
     const logger = options.logger;
 
-    logger?.info(`[compare] V1 (${scriptId}.py, rules ${rules}) -> ${v1Dir}`);
+    logger?.info(`[compare] V1 (${generator?.legacyScriptIds[0] ?? scriptId}.py${takesRules ? `, rules ${rules}` : ''}) -> ${v1Dir}`);
     let v1;
     try {
       v1 = await runV1Script({
-        scriptId,
-        lookbackHours,
-        coolingHours,
+        scriptId: generator?.legacyScriptIds[0] ?? scriptId,
+        arguments: own,
         outputDir: v1Dir,
         asOf,
         databaseUrl,
-        rules,
+        ...(takesRules ? { rules } : {}),
         pythonPath: options.pythonPath,
         scriptsDir: options.scriptsDir,
         timeoutMs: options.timeoutMs,
@@ -145,15 +161,14 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
 
     if (options.betweenRuns) await options.betweenRuns();
 
-    logger?.info(`[compare] V2 (${scriptId} in the native registry, rules ${rules}) -> ${v2Dir}`);
+    logger?.info(`[compare] V2 (${scriptId} in the native registry${takesRules ? `, rules ${rules}` : ''}) -> ${v2Dir}`);
     const v2 = await generateIn(env, scriptId, {
-      lookbackHours,
-      coolingHours,
+      ...own,
       outputDir: v2Dir,
       asOf,
       databaseUrl,
       automationId: 'compare',
-      rules,
+      ...(takesRules ? { rules } : {}),
       onLog: (event: LogEvent) => {
         if (event.level !== 'debug') logger?.info(event.message);
       },
@@ -165,7 +180,7 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
     const audiences = compareOutputs(v1.csvFiles, v2.csvFiles);
     return {
       same: audiences.every((a) => a.same),
-      rules,
+      ...(takesRules ? { rules } : { generatorOptions: own }),
       asOf,
       lookbackHours,
       coolingHours,
@@ -187,6 +202,11 @@ export async function compareEngines(options: CompareOptions = {}): Promise<Comp
  * Compares two sets of output files (production files only; TEST files are ignored), audience by
  * audience. An audience with a file on one side only is compared against an empty audience.
  */
+/** The registered generator `scriptId` names (by name or legacy id), if any. */
+async function generatorOf(scriptId: string): Promise<GeneratorInfo | undefined> {
+  return (await listGenerators()).find((g) => g.name === scriptId || g.legacyScriptIds.includes(scriptId));
+}
+
 export function compareOutputs(v1Files: CsvFile[], v2Files: CsvFile[]): AudienceComparison[] {
   const production = (files: CsvFile[]) => new Map(files.filter((f) => !f.isTestFile).map((f) => [String(f.audienceType), f.path]));
   const v1 = production(v1Files);
@@ -278,7 +298,9 @@ export function compareFiles(audienceType: string, v1File: string | null, v2File
 export function formatReport(report: CompareReport): string {
   const lines: string[] = [];
   lines.push(
-    `V1/V2 comparison of ${report.scriptId}, both under rules ${report.rules}: asOf=${report.asOf} lookbackHours=${report.lookbackHours} coolingHours=${report.coolingHours}`,
+    report.rules
+      ? `V1/V2 comparison of ${report.scriptId}, both under rules ${report.rules}: asOf=${report.asOf} lookbackHours=${report.lookbackHours} coolingHours=${report.coolingHours}`
+      : `V1/V2 comparison of ${report.scriptId}: asOf=${report.asOf} ${Object.entries(report.generatorOptions ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}`,
   );
   lines.push(`  V1 files: ${report.v1Dir} (${report.v1AudienceSize} rows)`);
   lines.push(`  V2 files: ${report.v2Dir} (${report.v2AudienceSize} rows)`);

@@ -22,6 +22,9 @@ pub struct GeneratorInfo {
     pub layer_id: u32,
     pub description: &'static str,
     pub legacy_script_ids: &'static [&'static str],
+    /// The option names the generator adds to the common ones (`options::COMMON_OPTIONS`); it
+    /// validates them itself from `GeneratorOptions::own`.
+    pub options: &'static [&'static str],
     /// The parameters a push-blaster automation gives the generator's script
     /// (`audienceCriteria.customScript.parameters`), and the options they stand for.
     pub parameters: &'static [ScriptParameter],
@@ -40,9 +43,6 @@ pub struct ScriptParameter {
 /// user's place in its audiences (`explainUser`).
 pub struct Generator {
     pub info: GeneratorInfo,
-    /// The option names the generator adds to the common ones (`options::COMMON_OPTIONS`); it
-    /// validates them itself from `GeneratorOptions::own`.
-    pub options: &'static [&'static str],
     pub run: for<'a> fn(&'a RunContext) -> BoxFuture<'a, Result<GeneratorOutput>>,
     pub explain: Option<ExplainFn>,
 }

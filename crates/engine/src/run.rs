@@ -65,7 +65,7 @@ pub async fn generate(
     let logger = Logger::new(log_name, sink);
     let outcome = async {
         let generator = generator?;
-        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw, generator.options)? };
+        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw, generator.info.options)? };
         let ctx = RunContext { options, logger: logger.clone(), cancel, started_at: Utc::now() };
         let run = (generator.run)(&ctx);
         AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|panic| {
@@ -156,14 +156,14 @@ pub async fn explain_user(
         let explain = generator.explain.ok_or_else(|| {
             EngineError::invalid_option(format!("the generator {} cannot explain a user", generator.info.name))
         })?;
-        let names = || explain_option_names(generator.options);
+        let names = || explain_option_names(generator.info.options);
         if let Some(key) = raw.keys().find(|k| !names().any(|name| name == k.as_str())) {
             return Err(EngineError::invalid_option(format!(
                 "unknown option {key:?} for explainUser; its options are: {}",
                 names().chain(JS_OPTIONS.iter().copied()).collect::<Vec<_>>().join(", ")
             )));
         }
-        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw, generator.options)? };
+        let options = GeneratorOptions { pg_env: env.clone(), ..parse_options(raw, generator.info.options)? };
         let ctx = ExplainContext { options, logger: logger.clone(), cancel };
         AssertUnwindSafe(explain(user_id, &ctx))
             .catch_unwind()

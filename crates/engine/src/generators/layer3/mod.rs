@@ -47,6 +47,7 @@ pub static GENERATOR: Generator = Generator {
         description: "Behavior response: users whose recent high-intent action (trade offer created > closet add > wishlist add) \
                       in the window targets a variant with enough demand",
         legacy_script_ids: &["generate_layer_3_push_csvs"],
+        options: options::OPTIONS,
         parameters: &[
             ScriptParameter {
                 name: "lookback_hours",
@@ -56,7 +57,6 @@ pub static GENERATOR: Generator = Generator {
             ScriptParameter { name: "cooling_hours", option: "coolingHours", default: options::DEFAULT_COOLING_HOURS },
         ],
     },
-    options: options::OPTIONS,
     run: run_boxed,
     explain: Some(explain_boxed),
 };

@@ -40,12 +40,12 @@ pub static GENERATOR: Generator = Generator {
         description: "New-user waterfall: accounts created between maxDays days and minHours hours ago, each in the first \
                       onboarding step they have not done (closet item, bio, offer, wishlist item) or in new stars",
         legacy_script_ids: &["generate_new_user_waterfall"],
+        options: options::OPTIONS,
         parameters: &[
             ScriptParameter { name: "min_hours", option: "minHours", default: options::DEFAULT_MIN_HOURS },
             ScriptParameter { name: "max_days", option: "maxDays", default: options::DEFAULT_MAX_DAYS },
         ],
     },
-    options: options::OPTIONS,
     run: run_boxed,
     explain: Some(explain_boxed),
 };
