@@ -110,6 +110,15 @@ const SEED_AUDIENCES: Record<string, Record<string, RegistryAudienceType>> = {
   } satisfies Record<AudienceType, RegistryAudienceType>,
 };
 
+/**
+ * The seed's common options that every host call carries (push-blaster passes `lookbackHours`
+ * and `coolingHours`, defaulted to 48 and 12, whatever the script), though only Layer 3 takes
+ * them: the seed's Layer 5 ignores them. The registry drops them for a generator that does not
+ * take them, so that push-blaster's call reaches Layer 5 as it reaches the seed's; the engine's
+ * own `generate()` still refuses them for Layer 5.
+ */
+const SEED_COMMON_OPTIONS = ['lookbackHours', 'coolingHours'] as const;
+
 /** The user id `validate()` looks up: a valid UUID no marketplace gives a user. */
 const NIL_USER_ID = '00000000-0000-0000-0000-000000000000';
 /** `validate()`'s limits when the options give none: the seed's health check waits 5 s. */
@@ -123,16 +132,28 @@ class RegistryGenerator implements AudienceGenerator {
   readonly layerId: number;
   readonly description: string;
   readonly legacyScriptIds: readonly string[];
+  /** The seed's common options this generator does not take (dropped from a call's options). */
+  private readonly ignoredSeedOptions: readonly string[];
 
   constructor(info: GeneratorInfo) {
     this.name = info.name;
     this.layerId = info.layerId;
     this.description = info.description;
     this.legacyScriptIds = Object.freeze([...info.legacyScriptIds]);
+    const taken = new Set((info.parameters ?? []).map((p) => p.option));
+    this.ignoredSeedOptions = SEED_COMMON_OPTIONS.filter((name) => !taken.has(name));
   }
 
   async generate(options: GeneratorOptions = {}): Promise<RegistryGeneratorResult> {
-    return toSeedDialect(await generateIn(process.env, this.name, options), SEED_AUDIENCES[this.name] ?? {});
+    return toSeedDialect(await generateIn(process.env, this.name, this.withoutIgnored(options)), SEED_AUDIENCES[this.name] ?? {});
+  }
+
+  /** `options` without the seed's common options this generator ignores (anything else as given). */
+  private withoutIgnored<T>(options: T): T {
+    if (this.ignoredSeedOptions.length === 0 || options === null || typeof options !== 'object' || Array.isArray(options)) return options;
+    const kept: Record<string, unknown> = { ...(options as Record<string, unknown>) };
+    for (const name of this.ignoredSeedOptions) delete kept[name];
+    return kept as T;
   }
 
   async validate(options: GeneratorOptions = {}): Promise<GeneratorValidation> {
@@ -145,7 +166,7 @@ class RegistryGenerator implements AudienceGenerator {
     const reuseError = checkReuseSeconds(options.reuseRunWithinSeconds);
     if (reuseError) errors.push(`INVALID_OPTION: ${reuseError}`);
 
-    const explainOptions: Record<string, unknown> = { ...options };
+    const explainOptions: Record<string, unknown> = { ...this.withoutIgnored(options), generator: this.name };
     for (const name of FILE_OPTIONS) delete explainOptions[name];
     explainOptions.acquireTimeoutMs ??= VALIDATE_TIMEOUT_MS;
     explainOptions.statementTimeoutMs ??= VALIDATE_TIMEOUT_MS;
