@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::error::{EngineError, Result};
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
+pub use crate::output::OutputFile;
 
 /// What `listGenerators()` returns for one generator.
 #[derive(Debug, Clone, Serialize)]
@@ -70,16 +71,6 @@ impl RunContext {
     pub fn check_cancelled(&self) -> Result<()> {
         if self.cancel.is_cancelled() { Err(EngineError::cancelled()) } else { Ok(()) }
     }
-}
-
-/// One file a run wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutputFile {
-    pub path: PathBuf,
-    pub row_count: usize,
-    pub is_test_file: bool,
-    pub audience_type: String,
 }
 
 /// What a successful run produced.

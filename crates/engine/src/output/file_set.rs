@@ -66,6 +66,11 @@ impl FileSet {
         FileSet { dir, stamp, line_end: LineEnd::Lf, pending: Vec::new() }
     }
 
+    /// The directory the set writes into.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The set's CSVs end their rows with `line_end` (default `\n`).
     pub fn with_line_end(mut self, line_end: LineEnd) -> Self {
         self.line_end = line_end;

@@ -10,5 +10,7 @@ mod output_dir;
 
 pub use csv_file::{CsvSink, LineEnd, csv_writer};
 pub use file_set::{CsvRows, FileName, FileSet, WrittenFile};
-pub use manifest::{MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base, manifest_bytes, with_files};
+pub use manifest::{
+    AudienceCsv, MANIFEST_SUFFIX, ManifestSource, OutputFile, manifest_base, with_files, write_with_manifest,
+};
 pub use output_dir::{OutputDir, prepare_output_dir};

@@ -32,8 +32,8 @@ use crate::generator::{
 };
 use crate::log::{Level, Logger};
 use crate::output::{
-    CsvRows, CsvSink, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base,
-    manifest_bytes, prepare_output_dir, with_files,
+    AudienceCsv, CsvSink, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, manifest_base,
+    prepare_output_dir, with_files, write_with_manifest,
 };
 
 pub const NAME: &str = "layer3-behavior";
@@ -562,18 +562,17 @@ fn write_files(
     manifest: serde_json::Value,
 ) -> Result<(Vec<OutputFile>, Option<std::path::PathBuf>)> {
     let line_end = if rules == Rules::V1 { LineEnd::CrLf } else { LineEnd::Lf };
-    let mut set = FileSet::new(dir.clone(), stamp).with_line_end(line_end);
+    let set = FileSet::new(dir, stamp).with_line_end(line_end);
     let now = Utc::now();
     // Each audience's file and its test file, all written at once.
-    let mut files: Vec<(FileName, CsvRows<'_>)> = Vec::new();
-    let mut planned = Vec::new();
+    let mut csvs = Vec::new();
     for audience in audiences.iter().filter(|a| writes_files(a, rules)) {
         let header = audience.audience.header();
         let prefix = audience.audience.file_prefix();
         let kept = &audience.filtered.kept;
-        files.push((
-            FileName::new(format!("{prefix}_"), ".csv"),
-            Box::new(move |w| {
+        csvs.push(AudienceCsv {
+            name: FileName::new(format!("{prefix}_"), ".csv"),
+            rows: Box::new(move |w| {
                 let mut buffers = RowBuffers::new();
                 w.write_record(header)?;
                 for row in kept {
@@ -581,8 +580,9 @@ fn write_files(
                 }
                 Ok(kept.len())
             }),
-        ));
-        planned.push((audience.audience, false));
+            audience_type: audience.audience.as_str(),
+            is_test_file: false,
+        });
         let test = match rules {
             Rules::V2 => rules::test_row(kept.first().map(|k| enrichment.row(k, rules)).as_ref(), now),
             Rules::V1 => {
@@ -591,46 +591,21 @@ fn write_files(
                     .ok_or_else(|| EngineError::internal("a v1 test row for an empty audience"))?
             }
         };
-        files.push((
-            FileName::new(format!("{prefix}_TEST_"), ".csv"),
-            Box::new(move |w| {
+        csvs.push(AudienceCsv {
+            name: FileName::new(format!("{prefix}_TEST_"), ".csv"),
+            rows: Box::new(move |w| {
                 w.write_record(header)?;
                 w.write_record(test.fields())?;
                 Ok(1)
             }),
-        ));
-        planned.push((audience.audience, true));
+            audience_type: audience.audience.as_str(),
+            is_test_file: true,
+        });
     }
-    if files.is_empty() {
+    if csvs.is_empty() {
         return Ok((Vec::new(), None));
     }
-    let rows = set.add_csvs(files)?;
-    let planned: Vec<(Audience, usize, bool)> =
-        planned.into_iter().zip(rows).map(|((audience, is_test_file), rows)| (audience, rows, is_test_file)).collect();
-    let make_manifest = |stamp: &str, written: &[crate::output::WrittenFile]| {
-        let files = written
-            .iter()
-            .zip(&planned)
-            .map(|(file, (audience, rows, is_test_file))| {
-                file_entry(file, stamp, audience.as_str(), *is_test_file, *rows)
-            })
-            .collect();
-        manifest_bytes(&with_files(manifest.clone(), Some(stamp), files))
-    };
-    let manifest_name = FileName::new("", MANIFEST_SUFFIX);
-    let (written, final_stamp) = set.commit_with_last(Some((manifest_name.clone(), &make_manifest)))?;
-    let manifest_path = Some(dir.join(manifest_name.with_stamp(&final_stamp)));
-    let files = written
-        .into_iter()
-        .zip(planned)
-        .map(|(file, (audience, row_count, is_test_file))| OutputFile {
-            path: file.path,
-            row_count,
-            is_test_file,
-            audience_type: audience.as_str().to_string(),
-        })
-        .collect();
-    Ok((files, manifest_path))
+    write_with_manifest(set, csvs, &manifest)
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ use crate::generator::{
     ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter,
 };
 use crate::output::{
-    CsvRows, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, file_entry, manifest_base, manifest_bytes,
-    prepare_output_dir, with_files,
+    AudienceCsv, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, manifest_base, prepare_output_dir,
+    with_files, write_with_manifest,
 };
 
 pub const NAME: &str = "layer5-waterfall";
@@ -250,14 +250,13 @@ fn write_files(
     filled: &[Level],
     manifest: serde_json::Value,
 ) -> Result<(Vec<OutputFile>, Option<std::path::PathBuf>)> {
-    let mut set = FileSet::new(dir.clone(), stamp).with_line_end(LineEnd::CrLf);
-    let mut files: Vec<(FileName, CsvRows<'_>)> = Vec::new();
-    let mut planned: Vec<(Level, bool)> = Vec::new();
+    let set = FileSet::new(dir, stamp).with_line_end(LineEnd::CrLf);
+    let mut csvs = Vec::new();
     for level in filled.iter().copied() {
         let prefix = level.file_prefix();
-        files.push((
-            FileName::new(format!("{prefix}-"), ".csv"),
-            Box::new(move |w| {
+        csvs.push(AudienceCsv {
+            name: FileName::new(format!("{prefix}-"), ".csv"),
+            rows: Box::new(move |w| {
                 w.write_record(level.header())?;
                 let mut rows = 0;
                 for user in waterfall.users_of(level) {
@@ -266,43 +265,21 @@ fn write_files(
                 }
                 Ok(rows)
             }),
-        ));
-        planned.push((level, false));
-        files.push((
-            FileName::new(format!("{prefix}-test-"), ".csv"),
-            Box::new(move |w| {
+            audience_type: level.as_str(),
+            is_test_file: false,
+        });
+        csvs.push(AudienceCsv {
+            name: FileName::new(format!("{prefix}-test-"), ".csv"),
+            rows: Box::new(move |w| {
                 w.write_record(level.header())?;
                 w.write_record(levels::test_row(level))?;
                 Ok(1)
             }),
-        ));
-        planned.push((level, true));
+            audience_type: level.as_str(),
+            is_test_file: true,
+        });
     }
-    let rows = set.add_csvs(files)?;
-    let planned: Vec<(Level, usize, bool)> =
-        planned.into_iter().zip(rows).map(|((level, is_test_file), rows)| (level, rows, is_test_file)).collect();
-    let make_manifest = |stamp: &str, written: &[crate::output::WrittenFile]| {
-        let files = written
-            .iter()
-            .zip(&planned)
-            .map(|(file, (level, rows, is_test_file))| file_entry(file, stamp, level.as_str(), *is_test_file, *rows))
-            .collect();
-        manifest_bytes(&with_files(manifest.clone(), Some(stamp), files))
-    };
-    let manifest_name = FileName::new("", MANIFEST_SUFFIX);
-    let (written, final_stamp) = set.commit_with_last(Some((manifest_name.clone(), &make_manifest)))?;
-    let manifest_path = Some(dir.join(manifest_name.with_stamp(&final_stamp)));
-    let files = written
-        .into_iter()
-        .zip(planned)
-        .map(|(file, (level, row_count, is_test_file))| OutputFile {
-            path: file.path,
-            row_count,
-            is_test_file,
-            audience_type: level.as_str().to_string(),
-        })
-        .collect();
-    Ok((files, manifest_path))
+    write_with_manifest(set, csvs, &manifest)
 }
 
 #[cfg(test)]
