@@ -19,6 +19,9 @@
 //    wall time around the child, peak RSS from `/usr/bin/time -v` (or /proc/<pid>/status VmHWM).
 // 4. Prints medians, ratios to V2 and V2's phases (result.metadata.phasesMs).
 //
+// `--generator layer5-waterfall` (or `node bench/layer5.js`): Layer 5's benchmark instead, with
+// its own options (bench/layer5.js); `--generator layer3-behavior` is this file's default.
+//
 // asOf is fixed relative to the generated data: T0 + 12 h, so the default window
 // [asOf - 12 h - H, asOf - 12 h) with H = 24 is the data's last day = 1/30 of the activity.
 const fs = require('node:fs');
@@ -515,8 +518,8 @@ async function dataState(url) {
   });
 }
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
+async function main(argv) {
+  const args = parseArgs(argv);
   const ctx = { ...args };
   let server = null;
   const results = {
@@ -604,9 +607,34 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  // A bad argument is the caller's mistake: its message is enough.
-  const usage = error.code?.startsWith('ERR_PARSE_ARGS') || error instanceof UsageError;
-  console.error(`[bench] error: ${usage ? error.message : (error.stack ?? error.message)}`);
-  process.exit(usage ? 2 : 1);
-});
+/** `--generator NAME` (or `--generator=NAME`) taken out of argv: [name or undefined, the rest]. */
+function takeGenerator(argv) {
+  const rest = [];
+  let generator;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--generator') generator = argv[++i];
+    else if (argv[i].startsWith('--generator=')) generator = argv[i].slice('--generator='.length);
+    else rest.push(argv[i]);
+  }
+  return [generator, rest];
+}
+
+// The measuring helpers, for bench/layer5.js.
+module.exports = {
+  ROOT, UsageError, log, measure, median, serverCpuMs, findPostmaster, fmtMs, table, snapshotPackage, withClient, dataState,
+};
+
+if (require.main === module) {
+  const [generator, argv] = takeGenerator(process.argv.slice(2));
+  const run = () => {
+    if (generator === undefined || generator === 'layer3-behavior') return main(argv);
+    if (['layer5-waterfall', 'generate_new_user_waterfall'].includes(generator)) return require('./layer5.js').main(argv);
+    throw new UsageError(`--generator must be layer3-behavior or layer5-waterfall, got ${generator}`);
+  };
+  Promise.resolve().then(run).catch((error) => {
+    // A bad argument is the caller's mistake: its message is enough.
+    const usage = error.code?.startsWith('ERR_PARSE_ARGS') || error instanceof UsageError;
+    console.error(`[bench] error: ${usage ? error.message : (error.stack ?? error.message)}`);
+    process.exit(usage ? 2 : 1);
+  });
+}
