@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::conninfo::{self, PgEnv, SslMode, Target};
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::log::Logger;
+use crate::options::GeneratorOptions;
 
 /// Connections that runs may hold at once, per database URL. A run takes all the
 /// connections it needs in one step (a semaphore), so concurrent runs never deadlock
@@ -185,6 +186,19 @@ impl RunSnapshot {
             },
             refused = early_check => Err(refused),
         }
+    }
+
+    /// Opens the snapshot of a run with `options` (its database, TLS settings and timeouts) on
+    /// `connections` connections.
+    pub async fn for_run(
+        options: &GeneratorOptions,
+        connections: u32,
+        cancel: CancellationToken,
+    ) -> Result<RunSnapshot> {
+        let database = database_for(&options.database_url, &options.pg_env)?;
+        let settings =
+            RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+        RunSnapshot::open(&database, connections, settings, cancel).await
     }
 
     /// Ends the transactions. They only read, so this is a rollback.

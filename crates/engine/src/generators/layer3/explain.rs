@@ -8,7 +8,7 @@ use super::options::{Layer3Options, Rules};
 use super::queries;
 use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker};
 use super::{Window, run_window};
-use crate::db::{RunSettings, RunSnapshot, database_for};
+use crate::db::RunSnapshot;
 use crate::error::Result;
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -112,10 +112,7 @@ pub async fn explain(
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's actions");
-    let database = database_for(&options.database_url, &options.pg_env)?;
-    let settings =
-        RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
-    let mut snapshot = RunSnapshot::open(&database, 1, settings, cancel).await?;
+    let mut snapshot = RunSnapshot::for_run(options, 1, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let connection = &mut snapshot.connections[0];
     let guard = connection.canceller.clone();

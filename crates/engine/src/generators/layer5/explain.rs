@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::levels::{Completion, Level};
 use super::options::Layer5Options;
 use super::queries::{self, Check, TargetShoe, TargetSource};
-use crate::db::{RunSettings, RunSnapshot, database_for};
+use crate::db::RunSnapshot;
 use crate::error::Result;
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -67,10 +67,7 @@ pub async fn explain(
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's account and onboarding steps");
-    let database = database_for(&options.database_url, &options.pg_env)?;
-    let settings =
-        RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
-    let mut snapshot = RunSnapshot::open(&database, 1, settings, cancel).await?;
+    let mut snapshot = RunSnapshot::for_run(options, 1, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let (from, to) = super::base_window(as_of, layer5);
     let connection = &mut snapshot.connections[0];
