@@ -118,6 +118,19 @@ pub fn open_pool_count() -> usize {
 pub struct RunSettings {
     pub statement_timeout: Duration,
     pub acquire_timeout: Duration,
+    pub planner: Planner,
+}
+
+/// How a run's queries are planned (see `begin` for each setting's reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planner {
+    /// Queries over whole tables (Layer 3's demand counts): 64 MB per sort or hash, no parallel
+    /// workers (the run spreads its queries over its connections), no merge joins.
+    Bulk,
+    /// Index lookups for a few thousand ids (Layer 5): the server's own planner settings, under
+    /// which a join on a short id list walks the indexes instead of hashing whole tables
+    /// (0.05 s against 0.3–0.45 s per target-shoe query at 1M users, bench/README.md).
+    Lookup,
 }
 
 /// One run's view of the database: `connections` `READ ONLY`, `REPEATABLE READ`
@@ -189,15 +202,19 @@ impl RunSnapshot {
     }
 
     /// Opens the snapshot of a run with `options` (its database, TLS settings and timeouts) on
-    /// `connections` connections.
+    /// `connections` connections, its queries planned for `planner`.
     pub async fn for_run(
         options: &GeneratorOptions,
         connections: u32,
+        planner: Planner,
         cancel: CancellationToken,
     ) -> Result<RunSnapshot> {
         let database = database_for(&options.database_url, &options.pg_env)?;
-        let settings =
-            RunSettings { statement_timeout: options.statement_timeout, acquire_timeout: options.acquire_timeout };
+        let settings = RunSettings {
+            statement_timeout: options.statement_timeout,
+            acquire_timeout: options.acquire_timeout,
+            planner,
+        };
         RunSnapshot::open(&database, connections, settings, cancel).await
     }
 
@@ -215,11 +232,18 @@ impl RunSnapshot {
 }
 
 /// Sets a run's transaction up; answers its server process id and `now()`.
-const SETTINGS_SQL: &str = "SELECT pg_backend_pid(), now() FROM (SELECT \
+const BULK_SETTINGS_SQL: &str = "SELECT pg_backend_pid(), now() FROM (SELECT \
     set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), \
     set_config('statement_timeout', $1, true), set_config('work_mem', $2, true), \
     set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true), \
     set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_mergejoin', 'off', true)) AS settings";
+
+/// `Planner::Lookup`: what every result depends on (time zone, date style, the time limit) and
+/// custom plans for the bound id lists; the rest as the server has it.
+const LOOKUP_SETTINGS_SQL: &str = "SELECT pg_backend_pid(), now() FROM (SELECT \
+    set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), \
+    set_config('statement_timeout', $1, true), set_config('jit', 'off', true), \
+    set_config('plan_cache_mode', 'force_custom_plan', true)) AS settings";
 
 /// Opens one transaction of the run: its own snapshot, or the exported one.
 async fn begin(
@@ -250,9 +274,12 @@ async fn begin(
     // workers: a run spreads its queries over its own connections instead. No merge joins: with
     // the id lists misjudged the planner would sort or walk a whole table in index order (8 s
     // instead of 2 s at 1M users).
-    let (backend_pid, now): (i32, DateTime<Utc>) = sqlx::query_as(SETTINGS_SQL)
-        .bind(settings.statement_timeout.as_millis().to_string())
-        .bind(WORK_MEM)
+    let timeout = settings.statement_timeout.as_millis().to_string();
+    let query = match settings.planner {
+        Planner::Bulk => sqlx::query_as(BULK_SETTINGS_SQL).bind(timeout).bind(WORK_MEM),
+        Planner::Lookup => sqlx::query_as(LOOKUP_SETTINGS_SQL).bind(timeout),
+    };
+    let (backend_pid, now): (i32, DateTime<Utc>) = query
         .persistent(false)
         .fetch_one(&mut *tx)
         .await

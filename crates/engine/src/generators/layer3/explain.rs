@@ -8,7 +8,7 @@ use super::options::{Layer3Options, Rules};
 use super::queries;
 use super::rules::{Action, ActionKind, Audience, Kept, Pick, Picker};
 use super::{Window, run_window};
-use crate::db::RunSnapshot;
+use crate::db::{Planner, RunSnapshot};
 use crate::error::Result;
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -112,7 +112,7 @@ pub async fn explain(
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's actions");
-    let mut snapshot = RunSnapshot::for_run(options, 1, cancel).await?;
+    let mut snapshot = RunSnapshot::for_run(options, 1, Planner::Bulk, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let connection = &mut snapshot.connections[0];
     let guard = connection.canceller.clone();

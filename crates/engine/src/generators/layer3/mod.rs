@@ -25,7 +25,7 @@ use self::columns::Slots;
 use self::options::{Layer3Options, Rules};
 use self::queries::{Profiles, Variants};
 use self::rules::{ActionKind, Audience, Demand, Filtered, Kept, Pick, Picker, Row, Thresholds};
-use crate::db::{RunSnapshot, SharedConnections, TimedQueries};
+use crate::db::{Planner, RunSnapshot, SharedConnections, TimedQueries};
 use crate::error::{EngineError, Result};
 use crate::generator::{
     ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter,
@@ -369,7 +369,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
 
     let phase = log.phase("connect", "opening a read-only snapshot on 3 connections");
-    let mut snapshot = RunSnapshot::for_run(options, 3, ctx.cancel.clone()).await?;
+    let mut snapshot = RunSnapshot::for_run(options, 3, Planner::Bulk, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let window = run_window(layer3.rules, as_of, options.as_of.is_some(), layer3.lookback_hours, layer3.cooling_hours);
     if layer3.rules == Rules::V2 {

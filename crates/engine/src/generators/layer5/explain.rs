@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::levels::{Completion, Level};
 use super::options::Layer5Options;
 use super::queries::{self, Check, TargetShoe, TargetSource};
-use crate::db::RunSnapshot;
+use crate::db::{Planner, RunSnapshot};
 use crate::error::Result;
 use crate::log::Logger;
 use crate::options::GeneratorOptions;
@@ -67,7 +67,7 @@ pub async fn explain(
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Explanation> {
     let phase = logger.phase("explain", "reading the user's account and onboarding steps");
-    let mut snapshot = RunSnapshot::for_run(options, 1, cancel).await?;
+    let mut snapshot = RunSnapshot::for_run(options, 1, Planner::Lookup, cancel).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let (from, to) = super::base_window(as_of, layer5);
     let connection = &mut snapshot.connections[0];

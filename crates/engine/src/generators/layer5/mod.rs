@@ -19,7 +19,7 @@ use uuid::Uuid;
 use self::levels::{Completion, Level};
 use self::options::Layer5Options;
 use self::queries::{Check, NewUser, TargetShoe, TargetSource};
-use crate::db::RunSnapshot;
+use crate::db::{Planner, RunSnapshot};
 use crate::error::{EngineError, Result};
 use crate::generator::{
     ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter,
@@ -120,7 +120,7 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
     let output_dir = if options.dry_run { None } else { Some(prepare_output_dir(&options.output_dir)?) };
 
     let phase = log.phase("connect", "opening a read-only snapshot");
-    let mut snapshot = RunSnapshot::for_run(options, 1, ctx.cancel.clone()).await?;
+    let mut snapshot = RunSnapshot::for_run(options, 1, Planner::Lookup, ctx.cancel.clone()).await?;
     let as_of = options.as_of.unwrap_or(snapshot.now);
     let (from, to) = base_window(as_of, &layer5);
     let mut timings = HashMap::new();
