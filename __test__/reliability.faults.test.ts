@@ -1,6 +1,7 @@
 // Database faults, on a server of its own that the test stops and restarts:
 // down at the start, down in the middle of a run, a full pool, and no leaked
-// connections after 200 runs with failures mixed in. Run with `npm run test:faults`.
+// connections after 200 runs with failures mixed in; the same faults for Layer 5. Run with
+// `npm run test:faults`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -9,7 +10,7 @@ import * as readline from 'node:readline';
 
 import { Client } from 'pg';
 
-import { generateLayer3, shutdown } from '../ts/index';
+import { generateLayer3, generateLayer5, shutdown } from '../ts/index';
 import type { GeneratorOptions, GeneratorResult } from '../ts/types';
 import { Fixture, id, ROOT } from './helpers/db';
 import { scratchDirs } from './helpers/scratch';
@@ -74,14 +75,16 @@ async function expectWorks(): Promise<void> {
   expect(fs.readdirSync(dir)).toHaveLength(7);
 }
 
-async function lockOffers(): Promise<Client> {
+async function lockTable(table: 'offers' | 'users'): Promise<Client> {
   const client = new Client({ connectionString: url });
   client.on('error', () => {}); // the server may go away under it
   await client.connect();
   await client.query('BEGIN');
-  await client.query('LOCK TABLE offers IN ACCESS EXCLUSIVE MODE');
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
   return client;
 }
+
+const lockOffers = () => lockTable('offers');
 
 async function engineConnections(): Promise<{ state: string }[]> {
   const client = new Client({ connectionString: url });
@@ -181,4 +184,48 @@ it('200 runs with failures mixed in leak no connection', async () => {
   const connections = await engineConnections();
   expect(connections.length).toBeLessThanOrEqual(10); // the pool's limit (db.rs MAX_CONNECTIONS)
   for (const c of connections) expect(c.state).toBe('idle');
+});
+
+describe('Layer 5 under the same faults', () => {
+  // The fixture's users were created when it loaded: a day later they are in the base set.
+  const asOf = new Date(Date.now() + 24 * 3600_000).toISOString();
+  const run5 = (options: Record<string, unknown> = {}) =>
+    generateLayer5({ databaseUrl: url, asOf, acquireTimeoutMs: 3000, onLog: () => {}, ...options }) as Promise<GeneratorResult>;
+  const works = async () => {
+    const dir = tempDir();
+    const result = await run5({ outputDir: dir });
+    expect(result.error).toBeUndefined();
+    expect(result.audienceSize).toBe(4);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.csv')).length).toBeGreaterThanOrEqual(2);
+  };
+
+  it('down at the start, down in the middle, cancelled in the middle: clean failures, then it works', async () => {
+    await works();
+    await server.stop();
+    let dir = tempDir();
+    expectCleanFailure(await run5({ outputDir: dir, acquireTimeoutMs: 1500 }), dir, ['DATABASE_UNREACHABLE']);
+    await server.restart();
+    await works();
+
+    let lock = await lockTable('users');
+    dir = tempDir();
+    let pending = run5({ outputDir: dir });
+    await waitForWaiting(1);
+    await server.stop();
+    expectCleanFailure(await pending, dir, ['DATABASE_UNREACHABLE', 'DATABASE_ERROR']);
+    await lock.end().catch(() => undefined);
+    await server.restart();
+
+    lock = await lockTable('users');
+    dir = tempDir();
+    const controller = new AbortController();
+    pending = run5({ outputDir: dir, signal: controller.signal });
+    await waitForWaiting(1);
+    controller.abort();
+    expectCleanFailure(await pending, dir, ['CANCELLED']);
+    expect((await engineConnections()).filter((c) => c.state === 'active')).toEqual([]);
+    await lock.query('ROLLBACK');
+    await lock.end();
+    await works();
+  });
 });
