@@ -112,11 +112,13 @@ pub async fn explain(
                         .await?;
                     let set = match check {
                         Check::ClosetItem => &mut completion.has_closet_item,
-                        Check::Bio => &mut completion.has_bio,
                         Check::Offer => &mut completion.has_offer,
                         Check::WishlistItem => &mut completion.has_wishlist_item,
                     };
                     *set = found;
+                }
+                if account.has_bio {
+                    completion.has_bio.insert(user_id);
                 }
                 let checks = Checks {
                     closet_item: completion.has_closet_item.contains(&user_id),

@@ -156,14 +156,15 @@ async fn run(ctx: &RunContext) -> Result<GeneratorOutput> {
         return Ok(GeneratorOutput { files: Vec::new(), manifest_path: None, audience_size: 0, metadata });
     }
 
-    let phase = log.phase("levels", "checking closet items, bios, offers and wishlist items");
+    let phase = log.phase("levels", "checking closet items, offers and wishlist items (bios came with the base set)");
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let mut found = Vec::with_capacity(Check::ALL.len());
     for check in Check::ALL {
         found.push(log.timed("levels", check.label(), guard.guard(queries::read_check(tx, check, &ids))).await?);
     }
-    let [has_closet_item, has_bio, has_offer, has_wishlist_item]: [_; 4] =
-        found.try_into().map_err(|_| EngineError::internal("four checks, four answers"))?;
+    let [has_closet_item, has_offer, has_wishlist_item]: [_; 3] =
+        found.try_into().map_err(|_| EngineError::internal("three checks, three answers"))?;
+    let has_bio = users.iter().filter(|u| u.has_bio).map(|u| u.id).collect();
     let completion = Completion { has_closet_item, has_bio, has_offer, has_wishlist_item };
     let levels = levels::waterfall(&ids, &completion);
     let sizes = Level::ALL.map(|l| levels[l as usize].len());

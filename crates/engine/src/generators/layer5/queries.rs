@@ -17,27 +17,42 @@ pub struct NewUser {
     pub id: Uuid,
     pub username: String,
     pub first_name: String,
+    /// Level 2's check, read with the user (the no-bio rule: `has_bio_sql!`).
+    pub has_bio: bool,
 }
 
-const BASE_SET_SQL: &str = r#"
-SELECT u.id, coalesce(u.username::text, ''), u.first_name::text
+/// Level 2's check, "the user has a bio": not NULL and not empty after PostgreSQL's `trim()`,
+/// which removes spaces only (a tab or a newline is a bio), as the script's `TRIM(bio)`.
+macro_rules! has_bio_sql {
+    () => {
+        "(u.bio IS NOT NULL AND trim(u.bio::text) <> '')"
+    };
+}
+
+const BASE_SET_SQL: &str = concat!(
+    "SELECT u.id, coalesce(u.username::text, ''), u.first_name::text, ",
+    has_bio_sql!(),
+    "
 FROM users u
 WHERE u.created_at >= $1 AND u.created_at <= $2
   AND u.deleted_at = 0
   AND u.first_name IS NOT NULL
-ORDER BY u.created_at DESC, u.id
-"#;
+ORDER BY u.created_at DESC, u.id"
+);
 
 /// Rule 1: the users created in `[from, to]`, live, with a first name; newest first.
 pub async fn read_base_set(conn: &mut PgConnection, from: NaiveDateTime, to: NaiveDateTime) -> Result<Vec<NewUser>> {
-    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(BASE_SET_SQL)
+    let rows: Vec<(Uuid, String, String, bool)> = sqlx::query_as(BASE_SET_SQL)
         .bind(from)
         .bind(to)
         .persistent(false)
         .fetch_all(conn)
         .await
         .map_err(|e| EngineError::from_sqlx("reading the new users", e))?;
-    Ok(rows.into_iter().map(|(id, username, first_name)| NewUser { id, username, first_name }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, first_name, has_bio)| NewUser { id, username, first_name, has_bio })
+        .collect())
 }
 
 /// One account as `explainUser` needs it.
@@ -48,14 +63,17 @@ pub struct Account {
     pub live: bool,
     pub username: String,
     pub first_name: Option<String>,
+    pub has_bio: bool,
 }
 
-const ACCOUNT_SQL: &str = r#"
-SELECT CASE WHEN isfinite(u.created_at) THEN u.created_at::timestamptz END AS created_at,
-       u.deleted_at = 0 AS live, coalesce(u.username::text, '') AS username, u.first_name::text AS first_name
+const ACCOUNT_SQL: &str = concat!(
+    "SELECT CASE WHEN isfinite(u.created_at) THEN u.created_at::timestamptz END AS created_at,
+       u.deleted_at = 0 AS live, coalesce(u.username::text, '') AS username, u.first_name::text AS first_name, ",
+    has_bio_sql!(),
+    " AS has_bio
 FROM users u
-WHERE u.id = $1
-"#;
+WHERE u.id = $1"
+);
 
 /// The account `user`, or `None` when there is no such user.
 pub async fn read_account(conn: &mut PgConnection, user: Uuid) -> Result<Option<Account>> {
@@ -67,26 +85,22 @@ pub async fn read_account(conn: &mut PgConnection, user: Uuid) -> Result<Option<
         .map_err(|e| EngineError::from_sqlx("reading the user", e))
 }
 
-/// The checks of rule 2, each answering the users (of `$1`) who have the thing.
+/// The checks of rule 2 that read other tables, each answering the users (of `$1`) who have
+/// the thing (the bio is read with the user: `has_bio_sql!`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
     ClosetItem,
-    Bio,
     Offer,
     WishlistItem,
 }
 
 impl Check {
-    pub const ALL: [Check; 4] = [Check::ClosetItem, Check::Bio, Check::Offer, Check::WishlistItem];
+    pub const ALL: [Check; 3] = [Check::ClosetItem, Check::Offer, Check::WishlistItem];
 
     fn sql(self) -> &'static str {
         match self {
             Check::ClosetItem => {
                 "SELECT DISTINCT ii.user_id FROM inventory_items ii WHERE ii.user_id = ANY($1::uuid[])"
-            }
-            // PostgreSQL's trim() removes spaces only, as the script's TRIM(bio).
-            Check::Bio => {
-                "SELECT u.id FROM users u WHERE u.id = ANY($1::uuid[]) AND u.bio IS NOT NULL AND trim(u.bio::text) <> ''"
             }
             Check::Offer => "SELECT DISTINCT o.creator_user_id FROM offers o WHERE o.creator_user_id = ANY($1::uuid[])",
             Check::WishlistItem => {
@@ -98,7 +112,6 @@ impl Check {
     pub fn label(self) -> &'static str {
         match self {
             Check::ClosetItem => "closet items",
-            Check::Bio => "bios",
             Check::Offer => "offers",
             Check::WishlistItem => "wishlist items",
         }
