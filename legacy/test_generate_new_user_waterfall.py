@@ -5,7 +5,6 @@ Run: python -m unittest legacy/test_generate_new_user_waterfall.py
 
 import csv
 import io
-import json
 import os
 import stat
 import sys

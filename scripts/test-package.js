@@ -374,7 +374,8 @@ async function main() {
     const platformFiles = listTarball(platformTgz);
     const mustShip = [
       'package.json', 'index.js', 'index.d.ts', 'dist/index.js', 'dist/index.d.ts', 'dist/automation.js', 'dist/automation.d.ts',
-      'dist/types.d.ts', 'dist/cli.js', 'bin/audience-engine.js', 'legacy/generate_layer_3_push_csvs.py', 'legacy/requirements.txt',
+      'dist/types.d.ts', 'dist/cli.js', 'bin/audience-engine.js', 'legacy/generate_layer_3_push_csvs.py', 'legacy/generate_new_user_waterfall.py', 'legacy/v1_common.py',
+      'legacy/requirements.txt',
       'schema/marketplace.sql', 'schema/recommended-indexes.sql', 'CHANGELOG.md',
     ];
     const missing = mustShip.filter((file) => !mainFiles.includes(file));
