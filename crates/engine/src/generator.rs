@@ -93,3 +93,12 @@ pub fn parse_user_id(text: &str) -> Result<Uuid> {
         ))
     })
 }
+
+/// An explanation as `ExplainFn` returns it: `user_id` parsed, then `explain`'s answer as JSON.
+pub async fn explanation_json<T: Serialize>(
+    user_id: &str,
+    explain: impl AsyncFnOnce(Uuid) -> Result<T>,
+) -> Result<serde_json::Value> {
+    let explanation = explain(parse_user_id(user_id)?).await?;
+    serde_json::to_value(explanation).map_err(|e| EngineError::internal(format!("serializing the explanation: {e}")))
+}

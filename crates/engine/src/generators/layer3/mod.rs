@@ -29,6 +29,7 @@ use crate::db::{Planner, RunSnapshot, SharedConnections, TimedQueries};
 use crate::error::{EngineError, Result};
 use crate::generator::{
     ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter,
+    explanation_json,
 };
 use crate::log::{Level, Logger};
 use crate::output::{
@@ -68,10 +69,10 @@ fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
 fn explain_boxed<'a>(user_id: &'a str, ctx: &'a ExplainContext) -> BoxFuture<'a, Result<serde_json::Value>> {
     Box::pin(async move {
         let layer3 = Layer3Options::parse(&ctx.options.own)?;
-        let id = crate::generator::parse_user_id(user_id)?;
-        let explanation = explain::explain(id, &ctx.options, &layer3, &ctx.logger, ctx.cancel.clone()).await?;
-        serde_json::to_value(explanation)
-            .map_err(|e| EngineError::internal(format!("serializing the explanation: {e}")))
+        explanation_json(user_id, async |id| {
+            explain::explain(id, &ctx.options, &layer3, &ctx.logger, ctx.cancel.clone()).await
+        })
+        .await
     })
 }
 

@@ -23,6 +23,7 @@ use crate::db::{Planner, RunSnapshot};
 use crate::error::{EngineError, Result};
 use crate::generator::{
     ExplainContext, Generator, GeneratorInfo, GeneratorOutput, OutputFile, RunContext, ScriptParameter,
+    explanation_json,
 };
 use crate::output::{
     AudienceCsv, FileName, FileSet, LineEnd, MANIFEST_SUFFIX, ManifestSource, manifest_base, prepare_output_dir,
@@ -57,10 +58,10 @@ fn run_boxed(ctx: &RunContext) -> BoxFuture<'_, Result<GeneratorOutput>> {
 fn explain_boxed<'a>(user_id: &'a str, ctx: &'a ExplainContext) -> BoxFuture<'a, Result<serde_json::Value>> {
     Box::pin(async move {
         let layer5 = Layer5Options::parse(&ctx.options.own)?;
-        let id = crate::generator::parse_user_id(user_id)?;
-        let explanation = explain::explain(id, &ctx.options, &layer5, &ctx.logger, ctx.cancel.clone()).await?;
-        serde_json::to_value(explanation)
-            .map_err(|e| EngineError::internal(format!("serializing the explanation: {e}")))
+        explanation_json(user_id, async |id| {
+            explain::explain(id, &ctx.options, &layer5, &ctx.logger, ctx.cancel.clone()).await
+        })
+        .await
     })
 }
 
