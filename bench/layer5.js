@@ -73,7 +73,7 @@ function contenders(ctx) {
   return {
     v2: {
       command: process.execPath,
-      args: (o) => [path.join(__dirname, 'contenders', 'layer5-v2.js'), ...common(o)],
+      args: (o) => [path.join(__dirname, 'contenders', 'v2.js'), '--generator', 'layer5-waterfall', ...common(o)],
       env: { BENCH_V2_DIR: ctx.v2Dir },
     },
     v1: {
